@@ -1,0 +1,61 @@
+"""Shared pytest fixtures for the book pipeline.
+
+The site is built once per test session (``built_book``) and used by both the build test and
+the browser test, so the notebooks are executed by Sphinx only once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+
+
+def venv_tool(name: str) -> str:
+    """Path of a console script installed next to this Python (falls back to PATH)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name!r} is not installed: pip install -r requirements.txt -e '.[test]'")
+    return found
+
+
+@pytest.fixture(scope="session")
+def tool():
+    """``tool("nbstripout")`` -> path of that console script in this environment."""
+    return venv_tool
+
+
+@dataclass
+class BookBuild:
+    returncode: int
+    log: str
+    html_dir: Path
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> BookBuild:
+    """Build the site exactly as README says, into a temporary folder."""
+    out = tmp_path_factory.mktemp("book")
+    cmd = [venv_tool("jupyter-book"), "build", "-W", "-n", "--keep-going",
+           "--path-output", str(out), str(REPO)]
+    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=900)
+    seconds = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    (out / "build.log").write_text(log)
+    print(f"\njupyter-book build: {seconds:.1f} s (log: {out / 'build.log'})")
+    return BookBuild(proc.returncode, log, out / "_build" / "html", seconds)

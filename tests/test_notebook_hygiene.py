@@ -1,0 +1,162 @@
+"""House rules every notebook must follow (see README "Contributing").
+
+Names, table of contents in both directions, no stored outputs, an H1 title first, the Colab
+bootstrap cell, at least one asserting self-check, hidden solutions, and a note beside every
+widget saying where the sliders move.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO / "notebooks"
+NAME_RE = re.compile(r"^\d\d_\d\d_[a-z0-9_]+\.ipynb$")
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+SELF_CHECK_RE = re.compile(r"^\s*(assert\b|check_close\(|check_equal\()", re.MULTILINE)
+WIDGET_CALL_RE = re.compile(r"\b(explore_\w+|interact|interactive)\(")
+
+
+def _toc_files(entries) -> list[str]:
+    files = []
+    for entry in entries or []:
+        if "file" in entry:
+            files.append(entry["file"])
+        for key in ("parts", "chapters", "sections"):
+            files.extend(_toc_files(entry.get(key)))
+    return files
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [toc["root"]] + _toc_files(toc.get("parts")) + _toc_files(toc.get("chapters"))
+
+
+def repository_url() -> str:
+    return yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+ids = [p.name for p in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb files"
+
+
+# ---- table of contents ---------------------------------------------------------------------
+
+def test_toc_has_no_duplicates():
+    files = toc_files()
+    dupes = sorted({f for f in files if files.count(f) > 1})
+    assert not dupes, f"listed more than once in _toc.yml: {dupes}"
+
+
+def test_every_toc_entry_exists():
+    missing = [f for f in toc_files()
+               if not any((REPO / (f + ext)).exists() for ext in (".ipynb", ".md", ""))]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(toc_files())
+    unlisted = [p.name for p in NOTEBOOKS if f"notebooks/{p.stem}" not in listed]
+    assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
+
+
+def test_every_book_page_is_in_the_toc():
+    listed = set(toc_files())
+    unlisted = [p.name for p in sorted((REPO / "book").glob("*.md"))
+                if f"book/{p.stem}" not in listed]
+    assert not unlisted, f"book pages missing from _toc.yml: {unlisted}"
+
+
+# ---- per notebook --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_name_pattern(path):
+    assert NAME_RE.match(path.name), f"{path.name} must match {NAME_RE.pattern}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_stored_without_outputs(path):
+    dirty = [i for i, c in enumerate(load(path)["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; run nbstripout {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_nbstripout_clean(path, tool):
+    proc = subprocess.run([tool("nbstripout"), "--verify", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"{path.name} is not nbstripout-clean:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_starts_with_h1_title(path):
+    first = load(path)["cells"][0]
+    assert first["cell_type"] == "markdown", f"{path.name}: first cell must be markdown"
+    line = source(first).lstrip().splitlines()[0]
+    assert re.match(r"^# \S", line), f"{path.name}: first line must be an H1 title, got {line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_colab_bootstrap_cell(path):
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    assert code, f"{path.name} has no code cell"
+    boot = code[0]
+    assert "google.colab" in source(boot), f"{path.name}: first code cell must be the Colab bootstrap"
+    assert "remove-cell" in tags(boot), f"{path.name}: Colab bootstrap must be tagged remove-cell"
+    url = repository_url()
+    assert url in source(boot), (
+        f"{path.name}: Colab bootstrap must install from {url} (repository.url in _config.yml)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_has_an_asserting_self_check(path):
+    code = [source(c) for c in load(path)["cells"] if c["cell_type"] == "code"]
+    assert any(SELF_CHECK_RE.search(s) for s in code), (
+        f"{path.name}: needs at least one 'check yourself' cell that asserts "
+        "(assert / check_close / check_equal), so nbval really tests it")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_solutions_are_hidden(path):
+    bad = [i for i, c in enumerate(load(path)["cells"])
+           if "solution" in tags(c) and not tags(c) & {"hide-input", "hide-cell", "remove-input"}]
+    assert not bad, f"{path.name}: solution cells {bad} must be tagged hide-input"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_widgets_say_where_sliders_move(path):
+    cells = load(path)["cells"]
+    missing = []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or not WIDGET_CALL_RE.search(source(cell)):
+            continue
+        if "remove-cell" in tags(cell):
+            continue
+        before = " ".join(source(c) for c in cells[max(0, i - 3):i] if c["cell_type"] == "markdown")
+        if not all(word in before for word in ("JupyterLab", "Binder", "Colab")):
+            missing.append(i)
+    assert not missing, (
+        f"{path.name}: widget cells {missing} need a markdown note just before them saying the "
+        "sliders move in JupyterLab, Binder or Colab (the static site cannot move them)")
