@@ -1,0 +1,92 @@
+"""KVCache: the keys and values one request has computed so far, per layer.
+
+Each layer holds K and V of shape (num_kv_heads, num_tokens, head_dim) in the compute dtype.
+Storage grows by doubling so appending one token per decode step is amortised O(1).
+``nbytes`` counts the tokens actually held (not the spare capacity), so it equals
+``memory.kv_bytes_per_sequence(config, num_tokens, kv_dtype=config.dtype)``.
+
+References:
+    vLLM v1 KV cache manager (paged blocks; this is the unpaged, per-request version):
+    https://docs.vllm.ai/en/latest/design/v1/prefix_caching.html
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import COMPUTE_DTYPES, ModelConfig
+
+
+class KVCache:
+    """Per-request, per-layer K and V, each (num_kv_heads, num_tokens, head_dim)."""
+
+    def __init__(self, config: ModelConfig, capacity: int = 16):
+        if not isinstance(config, ModelConfig):
+            raise ValueError(f"config must be a ModelConfig; got {type(config).__name__}")
+        if config.dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"KVCache needs a compute dtype in {COMPUTE_DTYPES}; "
+                             f"config.dtype={config.dtype!r}")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be an integer >= 1; got {capacity!r}")
+        self.config = config
+        self.dtype = np.dtype(config.dtype)
+        shape = (config.num_kv_heads, capacity, config.head_dim)
+        self._k = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
+        self._v = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
+        self._lengths = [0] * config.num_layers
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens whose K and V are stored in every layer."""
+        return min(self._lengths)
+
+    @property
+    def nbytes(self) -> int:
+        """Exact bytes of K and V held: 2 * layers * kv_heads * head_dim * tokens * itemsize."""
+        c = self.config
+        return 2 * c.num_layers * c.num_kv_heads * c.head_dim * self.num_tokens * self.dtype.itemsize
+
+    def append(self, layer: int, k: np.ndarray, v: np.ndarray) -> None:
+        """Append new keys and values (num_kv_heads, T_new, head_dim) to one layer."""
+        self._check_layer(layer)
+        c = self.config
+        expected = (c.num_kv_heads, k.shape[1] if k.ndim == 3 else -1, c.head_dim)
+        if k.shape != expected or v.shape != expected:
+            raise ValueError(f"k and v must have shape (num_kv_heads={c.num_kv_heads}, T_new, "
+                             f"head_dim={c.head_dim}); got {k.shape} and {v.shape}")
+        start, n = self._lengths[layer], k.shape[1]
+        if start + n > self._k[layer].shape[1]:
+            self._grow(layer, start + n)
+        self._k[layer][:, start:start + n] = k
+        self._v[layer][:, start:start + n] = v
+        self._lengths[layer] = start + n
+
+    def keys(self, layer: int) -> np.ndarray:
+        """All keys of ``layer``: a view (num_kv_heads, tokens_in_layer, head_dim)."""
+        self._check_layer(layer)
+        return self._k[layer][:, :self._lengths[layer]]
+
+    def values(self, layer: int) -> np.ndarray:
+        """All values of ``layer``: a view (num_kv_heads, tokens_in_layer, head_dim)."""
+        self._check_layer(layer)
+        return self._v[layer][:, :self._lengths[layer]]
+
+    def clear(self) -> None:
+        """Forget every token (the storage is kept for reuse)."""
+        self._lengths = [0] * self.config.num_layers
+
+    def _grow(self, layer: int, needed: int) -> None:
+        capacity = max(needed, 2 * self._k[layer].shape[1])
+        for store in (self._k, self._v):
+            old = store[layer]
+            new = np.empty((old.shape[0], capacity, old.shape[2]), self.dtype)
+            new[:, :self._lengths[layer]] = old[:, :self._lengths[layer]]
+            store[layer] = new
+
+    def _check_layer(self, layer: int) -> None:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or \
+                not 0 <= layer < self.config.num_layers:
+            raise ValueError(f"layer must be in 0..{self.config.num_layers - 1}; got {layer!r}")
+
+    def __repr__(self) -> str:
+        return f"KVCache(num_tokens={self.num_tokens}, nbytes={self.nbytes}, dtype={self.dtype})"

@@ -1,0 +1,335 @@
+"""The toy Llama-style decoder in numpy: embedding, N x (RMSNorm, attention, RMSNorm, SwiGLU), head.
+
+Attention is causal with RoPE (rotate-half / HF-NeoX layout) and supports MHA, GQA and MQA.
+When fewer new queries than keys are processed (decode, or chunked prefill against a cache) the
+causal mask is aligned bottom-right: new query i sits at absolute position Tk - Tq + i.
+One ``forward`` takes a batch of requests of different lengths, each with its own KVCache; all
+projections and MLPs run on the concatenated new tokens of the batch, only attention is per request.
+
+References:
+    Llama (Touvron et al., 2023): https://arxiv.org/abs/2302.13971
+    RoPE (Su et al., 2021): https://arxiv.org/abs/2104.09864
+    GQA (Ainslie et al., 2023): https://arxiv.org/abs/2305.13245
+    SwiGLU (Shazeer, 2020): https://arxiv.org/abs/2002.05202
+    HF transformers modeling_llama.py (rotate_half, repeat_kv)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import COMPUTE_DTYPES, ModelConfig
+from .kv_cache import KVCache
+
+
+# ---- small public pieces (the book reuses them) ----------------------------------------------
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``; subtracts the max first so exp never overflows."""
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - np.where(np.isfinite(m), m, 0))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    """RMSNorm over the last axis: x / sqrt(mean(x**2) + eps) * w."""
+    ms = np.mean(np.square(x), axis=-1, keepdims=True)
+    return x * (1.0 / np.sqrt(ms + eps)).astype(x.dtype) * w
+
+
+def rope_cos_sin(positions, head_dim: int, theta: float, dtype=np.float64):
+    """cos and sin tables (len(positions), head_dim) for rotate-half RoPE."""
+    if head_dim < 2 or head_dim % 2:
+        raise ValueError(f"head_dim must be an even integer >= 2 for RoPE; got {head_dim!r}")
+    if not theta > 0:
+        raise ValueError(f"theta must be > 0; got {theta!r}")
+    inv_freq = theta ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (hd/2,)
+    angles = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # (T, hd/2)
+    angles = np.concatenate([angles, angles], axis=-1)  # (T, hd): both halves share a frequency
+    return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
+
+
+def apply_rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Rotate x (..., head_dim) by the angles in cos/sin (broadcast against x), HF layout."""
+    half = x.shape[-1] // 2
+    rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)  # rotate_half(x)
+    return x * cos + rotated * sin
+
+
+def causal_mask(num_queries: int, num_keys: int) -> np.ndarray:
+    """Boolean (Tq, Tk) mask, True where masked; bottom-right aligned (query i at Tk-Tq+i)."""
+    if num_queries > num_keys:
+        raise ValueError(f"causal attention needs num_queries <= num_keys; "
+                         f"got {num_queries} > {num_keys}")
+    last_visible = num_keys - num_queries + np.arange(num_queries)  # (Tq,)
+    return np.arange(num_keys)[None, :] > last_visible[:, None]
+
+
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, causal: bool = True,
+              return_weights: bool = False):
+    """Scaled dot-product attention for q (num_heads, Tq, hd), k/v (num_kv_heads, Tk, hd).
+
+    Query head h uses KV head h // (num_heads // num_kv_heads) (GQA; MQA is num_kv_heads=1).
+    Returns out (num_heads, Tq, hd) [and weights (num_heads, Tq, Tk)].
+    """
+    _check_attention_shapes(q, k, v)
+    num_heads, tq, hd = q.shape
+    num_kv_heads, tk, _ = k.shape
+    group = num_heads // num_kv_heads
+    qg = q.reshape(num_kv_heads, group * tq, hd)  # heads sharing a KV head become extra rows
+    scores = (qg @ k.transpose(0, 2, 1)) * (1.0 / np.sqrt(hd))  # (kv_heads, group*Tq, Tk)
+    scores = scores.reshape(num_kv_heads, group, tq, tk)
+    if causal and tq > 1:
+        scores = np.where(causal_mask(tq, tk), -np.inf, scores)
+    elif causal and tq > tk:
+        causal_mask(tq, tk)  # raises
+    weights = softmax(scores, axis=-1)
+    out = weights.reshape(num_kv_heads, group * tq, tk) @ v  # (kv_heads, group*Tq, hd)
+    out = out.reshape(num_heads, tq, v.shape[-1])
+    if return_weights:
+        return out, weights.reshape(num_heads, tq, tk)
+    return out
+
+
+def _check_attention_shapes(q, k, v) -> None:
+    if not all(isinstance(a, np.ndarray) and a.ndim == 3 for a in (q, k, v)):
+        raise ValueError("q, k and v must be 3-d arrays (heads, tokens, head_dim)")
+    if k.shape != v.shape[:2] + (k.shape[2],) or q.shape[2] != k.shape[2]:
+        raise ValueError(f"incompatible shapes q {q.shape}, k {k.shape}, v {v.shape}")
+    if k.shape[0] < 1 or q.shape[0] % k.shape[0]:
+        raise ValueError(f"num_heads={q.shape[0]} must be a multiple of num_kv_heads={k.shape[0]}")
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x), written to avoid overflow for large negative x."""
+    return x * (0.5 * (1.0 + np.tanh(0.5 * x)))
+
+
+def swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarray) -> np.ndarray:
+    """SwiGLU MLP: (silu(x @ w_gate) * (x @ w_up)) @ w_down."""
+    return (silu(x @ w_gate) * (x @ w_up)) @ w_down
+
+
+# ---- weights -------------------------------------------------------------------------------
+@dataclass
+class LayerWeights:
+    """One decoder layer. Matrices are stored (in, out) so that ``x @ W`` needs no transpose."""
+
+    attn_norm: np.ndarray  # (hidden,)
+    w_qkv: np.ndarray  # (hidden, q_size + 2 * kv_size): q, k, v fused into one matmul
+    w_o: np.ndarray  # (q_size, hidden)
+    mlp_norm: np.ndarray  # (hidden,)
+    w_gate_up: np.ndarray  # (hidden, 2 * intermediate): gate and up fused
+    w_down: np.ndarray  # (intermediate, hidden)
+
+    @property
+    def w_q(self) -> np.ndarray:
+        """Query projection (hidden, num_heads * head_dim), a view into w_qkv."""
+        return self.w_qkv[:, :self._q_size]
+
+    @property
+    def w_k(self) -> np.ndarray:
+        """Key projection (hidden, num_kv_heads * head_dim), a view into w_qkv."""
+        return self.w_qkv[:, self._q_size:self._q_size + self._kv_size]
+
+    @property
+    def w_v(self) -> np.ndarray:
+        """Value projection (hidden, num_kv_heads * head_dim), a view into w_qkv."""
+        return self.w_qkv[:, self._q_size + self._kv_size:]
+
+    @property
+    def w_gate(self) -> np.ndarray:
+        """Gate projection (hidden, intermediate), a view into w_gate_up."""
+        return self.w_gate_up[:, :self.w_down.shape[0]]
+
+    @property
+    def w_up(self) -> np.ndarray:
+        """Up projection (hidden, intermediate), a view into w_gate_up."""
+        return self.w_gate_up[:, self.w_down.shape[0]:]
+
+    @property
+    def _q_size(self) -> int:
+        return self.w_o.shape[0]
+
+    @property
+    def _kv_size(self) -> int:
+        return (self.w_qkv.shape[1] - self._q_size) // 2
+
+
+@dataclass
+class ModelWeights:
+    """All weights of the toy model, in the compute dtype."""
+
+    embed: np.ndarray  # (vocab, hidden)
+    layers: list[LayerWeights]
+    final_norm: np.ndarray  # (hidden,)
+    lm_head: np.ndarray  # (hidden, vocab); == embed.T (a view) when the embeddings are tied
+
+    @property
+    def num_params(self) -> int:
+        """Distinct parameters (a tied head is counted once)."""
+        arrays = [self.embed, self.final_norm] + [a for layer in self.layers for a in (
+            layer.attn_norm, layer.w_qkv, layer.w_o, layer.mlp_norm, layer.w_gate_up, layer.w_down)]
+        tied = np.shares_memory(self.lm_head, self.embed)
+        return sum(a.size for a in arrays) + (0 if tied else self.lm_head.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all distinct parameters."""
+        return self.num_params * self.embed.itemsize
+
+
+def _normal(rng: np.random.Generator, shape, std: float, dtype) -> np.ndarray:
+    # Drawn in float32 whatever the compute dtype, so float32 and float64 models built from the
+    # same seed hold the same numbers (and a 200M-parameter model needs no float64 temporaries).
+    return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(dtype, copy=False)
+
+
+def init_weights(config: ModelConfig, rng: np.random.Generator) -> ModelWeights:
+    """Random weights for ``config`` drawn from ``rng``, scaled so generations are not degenerate."""
+    dtype = _compute_dtype(config)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    c = config
+    h, inter = c.hidden_size, c.intermediate_size
+    # Unit-variance embeddings; projections scaled by 1/sqrt(fan_in) so every block's output is
+    # O(1) and attention/MLP really move the residual stream (else the last token alone decides
+    # the next one and greedy decoding cycles through a few bytes).
+    # A tied head scores token j by norm(x) . embed[j]; unit-variance embeddings would make the
+    # current token's own row win every time, so tied models get rows of norm ~1 instead.
+    embed = _normal(rng, (c.vocab_size, h), h ** -0.5 if c.tie_word_embeddings else 1.0, dtype)
+    layers = [LayerWeights(
+        attn_norm=np.ones(h, dtype),
+        w_qkv=_normal(rng, (h, c.q_size + 2 * c.kv_size), h ** -0.5, dtype),
+        w_o=_normal(rng, (c.q_size, h), c.q_size ** -0.5, dtype),
+        mlp_norm=np.ones(h, dtype),
+        w_gate_up=_normal(rng, (h, 2 * inter), h ** -0.5, dtype),
+        w_down=_normal(rng, (inter, h), inter ** -0.5, dtype),
+    ) for _ in range(c.num_layers)]
+    if c.tie_word_embeddings:
+        lm_head = embed.T
+    else:
+        # logits with a standard deviation of ~2: peaked enough to prefer some bytes, flat enough
+        # that temperature/top-k/top-p visibly change the distribution.
+        lm_head = _normal(rng, (h, c.vocab_size), 2.0 * h ** -0.5, dtype)
+    return ModelWeights(embed=embed, layers=layers, final_norm=np.ones(h, dtype), lm_head=lm_head)
+
+
+def _compute_dtype(config: ModelConfig) -> np.dtype:
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config must be a ModelConfig; got {type(config).__name__}")
+    if config.dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"the numpy model computes in {COMPUTE_DTYPES}; config.dtype="
+                         f"{config.dtype!r} (use config.replace(dtype='float32'))")
+    if config.is_mla or config.is_moe or config.mlp_type != "swiglu" or \
+            config.norm_type != "rmsnorm" or config.position_embedding != "rope" or \
+            config.attention_bias or config.num_norms_per_layer != 2:
+        raise ValueError(f"the toy model is plain Llama (rope, rmsnorm x2, swiglu, no bias, no MoE/"
+                         f"MLA); config {config.name!r} is not")
+    return np.dtype(config.dtype)
+
+
+# ---- the model -------------------------------------------------------------------------------
+class ToyModel:
+    """Llama-style decoder over a batch of requests, each with its own KVCache."""
+
+    def __init__(self, config: ModelConfig, rng: np.random.Generator | None = None, seed: int = 0):
+        self.dtype = _compute_dtype(config)
+        if rng is None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+            rng = np.random.default_rng(seed)
+        self.config = config
+        self.weights = init_weights(config, rng)
+
+    def new_cache(self) -> KVCache:
+        """An empty KVCache for this model's config."""
+        return KVCache(self.config)
+
+    def embed(self, ids) -> np.ndarray:
+        """Embedding rows of ``ids``: (T, hidden)."""
+        return self.weights.embed[self._check_ids(ids)]
+
+    def forward(self, batch: list[tuple[list[int], KVCache]], *, return_attention: bool = False,
+                last_token_only: bool = False):
+        """Run the new tokens of every request, appending their K/V to each request's cache.
+
+        batch: list of (new_token_ids, cache). Returns a list of logits per request, each
+        (num_new_tokens, vocab) — or (1, vocab) for the last new token if ``last_token_only`` —
+        and, if ``return_attention``, also a list of (num_layers, num_heads, num_new, num_keys).
+        """
+        ids, caches, lengths = self._check_batch(batch)
+        c, w = self.config, self.weights
+        starts = np.cumsum([0] + lengths)  # row ranges of each request in the flat batch
+        positions = np.concatenate([np.arange(cache.num_tokens, cache.num_tokens + n)
+                                    for cache, n in zip(caches, lengths)])
+        cos, sin = rope_cos_sin(positions, c.head_dim, c.rope_theta, self.dtype)
+        cos, sin = cos[:, None, :], sin[:, None, :]  # (N, 1, hd): broadcast over heads
+        x = w.embed[ids]  # (N, hidden)
+        attn_maps = [[] for _ in caches]
+        for layer_index, layer in enumerate(w.layers):
+            h = rms_norm(x, layer.attn_norm, c.rms_norm_eps)
+            attn = self._attention_block(h, layer, layer_index, caches, starts, cos, sin,
+                                         attn_maps if return_attention else None)
+            x = x + attn @ layer.w_o  # (N, hidden)
+            h = rms_norm(x, layer.mlp_norm, c.rms_norm_eps)
+            x = x + self._mlp(h, layer)
+        if last_token_only:
+            x = x[starts[1:] - 1]  # (B, hidden): the last new token of each request
+            starts = np.arange(len(caches) + 1)
+        logits = rms_norm(x, w.final_norm, c.rms_norm_eps) @ w.lm_head  # (N or B, vocab)
+        out = [logits[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        if return_attention:
+            return out, [np.stack(maps) for maps in attn_maps]
+        return out
+
+    def _attention_block(self, h, layer, layer_index, caches, starts, cos, sin, attn_maps):
+        c = self.config
+        n = h.shape[0]
+        qkv = h @ layer.w_qkv  # (N, q_size + 2 * kv_size)
+        q = apply_rope(qkv[:, :c.q_size].reshape(n, c.num_heads, c.head_dim), cos, sin)
+        k = apply_rope(qkv[:, c.q_size:c.q_size + c.kv_size].reshape(n, c.num_kv_heads, c.head_dim),
+                       cos, sin)  # (N, kv_heads, hd)
+        v = qkv[:, c.q_size + c.kv_size:].reshape(n, c.num_kv_heads, c.head_dim)
+        out = np.empty((n, c.num_heads, c.head_dim), self.dtype)
+        for i, cache in enumerate(caches):  # only attention is per request
+            a, b = starts[i], starts[i + 1]
+            cache.append(layer_index, k[a:b].transpose(1, 0, 2), v[a:b].transpose(1, 0, 2))
+            result = attention(q[a:b].transpose(1, 0, 2), cache.keys(layer_index),
+                               cache.values(layer_index), return_weights=attn_maps is not None)
+            if attn_maps is not None:
+                result, weights = result
+                attn_maps[i].append(weights)
+            out[a:b] = result.transpose(1, 0, 2)
+        return out.reshape(n, c.q_size)
+
+    def _mlp(self, h: np.ndarray, layer: LayerWeights) -> np.ndarray:
+        inter = self.config.intermediate_size
+        gate_up = h @ layer.w_gate_up  # (N, 2 * intermediate)
+        return (silu(gate_up[:, :inter]) * gate_up[:, inter:]) @ layer.w_down  # (N, hidden)
+
+    def _check_ids(self, ids) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or arr.size == 0 or not (arr.dtype.kind in "iu"):
+            raise ValueError(f"token ids must be a non-empty 1-d sequence of ints; got {ids!r:.80}")
+        bad = arr[(arr < 0) | (arr >= self.config.vocab_size)]
+        if bad.size:
+            raise ValueError(f"token id {int(bad[0])} is outside 0..{self.config.vocab_size - 1}")
+        return arr
+
+    def _check_batch(self, batch):
+        if not isinstance(batch, (list, tuple)) or not batch:
+            raise ValueError("batch must be a non-empty list of (token_ids, KVCache) pairs")
+        ids, caches = [], []
+        for item in batch:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], KVCache)):
+                raise ValueError("each batch item must be a (token_ids, KVCache) tuple")
+            if item[1].config != self.config:
+                raise ValueError("a KVCache was built for a different config than the model's")
+            ids.append(self._check_ids(item[0]))
+            caches.append(item[1])
+        if len({id(cache) for cache in caches}) != len(caches):
+            raise ValueError("two requests in one batch share a KVCache")
+        return np.concatenate(ids), caches, [len(i) for i in ids]
