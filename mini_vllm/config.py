@@ -84,6 +84,7 @@ class ModelConfig:
 
     # Variants that only change parameter counts (real models; the toy engine is plain Llama).
     attention_bias: bool = False  # Qwen2 has a bias on q, k and v
+    attention_out_bias: bool = False  # a bias on the output projection too (GPT-2)
     mlp_type: str = "swiglu"  # 'gelu' for GPT-2 (two matrices with biases)
     norm_type: str = "rmsnorm"  # 'layernorm' has a bias as well as a weight
     position_embedding: str = "rope"  # 'learned' adds a (max_position_embeddings, hidden) table
