@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from mini_vllm.tokenizer import ByteTokenizer
+
 NUM_BYTES = 256
 EOS_TOKEN_ID = 256  # same id as ByteTokenizer.eos_token_id
 FIRST_MERGE_ID = 257
@@ -157,8 +159,8 @@ class BPETokenizer:
 
     def token_str(self, token_id: int) -> str:
         """A printable label for one token, e.g. ' the', '\\n', '<0xE2>', '<eos>'."""
-        if token_id == EOS_TOKEN_ID:
-            return "<eos>"
+        if token_id < FIRST_MERGE_ID:  # a single byte or EOS: the byte tokenizer's labels
+            return ByteTokenizer().token_str(token_id)
         raw = self._table[token_id]
         try:
             text = raw.decode("utf-8")
