@@ -1,0 +1,81 @@
+"""The site builds with warnings as errors, and its key pages, figures and buttons are there.
+
+The build itself (``jupyter-book build -W -n --keep-going``, every notebook executed) runs once
+per session in the ``built_book`` fixture of the root conftest.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+FIRST = "notebooks/00_01_the_whole_loop"
+
+
+def toc_files() -> list[str]:
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                yield entry["file"]
+            for key in ("parts", "chapters", "sections"):
+                yield from walk(entry.get(key))
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [toc["root"], *walk(toc.get("parts")), *walk(toc.get("chapters"))]
+
+
+def page(built_book, name: str) -> str:
+    path = built_book.html_dir / f"{name}.html"
+    assert path.exists(), f"{path} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+def test_build_succeeds_with_warnings_as_errors(built_book):
+    problems = [line for line in built_book.log.splitlines()
+                if re.search(r"WARNING|ERROR|Traceback|Exception", line)]
+    assert built_book.returncode == 0, (
+        f"jupyter-book build -W -n --keep-going failed (exit {built_book.returncode}):\n"
+        + "\n".join(problems[:40]) + "\n--- log tail ---\n" + built_book.log[-3000:])
+
+
+def test_every_toc_entry_became_a_page(built_book):
+    missing = [f for f in toc_files() if not (built_book.html_dir / f"{f}.html").exists()]
+    assert not missing, f"no HTML page for: {missing}"
+    assert (built_book.html_dir / "index.html").exists()
+
+
+def test_notebook_figures_are_images_on_disk(built_book):
+    html = page(built_book, FIRST)
+    sources = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+    assert sources, f"{FIRST}.html has no PNG figure"
+    for src in sources:
+        assert (built_book.html_dir / FIRST).parent.joinpath(src).resolve().exists(), src
+
+
+def test_colab_bootstrap_is_removed_and_solutions_are_folded(built_book):
+    html = page(built_book, FIRST)
+    assert "google.colab" not in html, "the remove-cell Colab bootstrap leaked into the page"
+    assert "tag_hide-input" in html, "the exercise solution is not folded (hide-input)"
+
+
+def test_launch_and_repository_buttons(built_book):
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    slug = url.removeprefix("https://github.com/")
+    html = page(built_book, FIRST)
+    assert f"mybinder.org/v2/gh/{slug}" in html, "no Binder launch button"
+    assert f"colab.research.google.com/github/{slug}" in html, "no Colab launch button"
+    assert url in html, "no repository button"
+
+
+def test_widget_pages_say_where_sliders_move(built_book):
+    html = page(built_book, FIRST)
+    assert "JupyterLab, Binder or Colab" in html
+
+
+@pytest.mark.parametrize("name", ["book/intro", "book/how_to_use"])
+def test_prose_pages(built_book, name):
+    assert "<h1>" in page(built_book, name)
