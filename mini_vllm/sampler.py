@@ -4,7 +4,7 @@ Order of operations for one row of logits:
 1. temperature < 1e-5 means greedy: the argmax of the raw logits (lowest id on a tie);
 2. otherwise divide the logits by the temperature;
 3. top-k: keep every token whose logit is >= the k-th largest (ties with the k-th are kept);
-4. top-p: on the softmax of what top-k kept, sort by probability (descending, ties by id) and keep
+4. top-p: on the softmax of what top-k kept, rank tokens by logit (descending, ties by id) and keep
    the smallest prefix whose mass reaches p, including the token that crosses p (so at least one
    token is always kept);
 5. softmax (max subtracted) over the kept tokens, then one draw from the request's generator.
@@ -95,10 +95,13 @@ def top_p_mask(logits, p: float) -> np.ndarray:
     """Boolean keep-mask of the nucleus: the most likely tokens up to and including the one crossing p."""
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 < p <= 1:
         raise ValueError(f"p must be in (0, 1]; got {p!r}")
-    probs = _softmax(_as_logits(logits))
+    arr = _as_logits(logits)
+    probs = _softmax(arr)
     if p >= 1:
         return np.ones(probs.shape, bool)
-    order = np.argsort(-probs, axis=-1, kind="stable")  # descending, ties by token id
+    # Rank by logit, not by probability: two logits 1e-90 apart have equal float probabilities
+    # but still a definite order, and the argmax must rank first.
+    order = np.argsort(-arr, axis=-1, kind="stable")  # descending, ties by token id
     sorted_probs = np.take_along_axis(probs, order, axis=-1)
     mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs  # mass of strictly better tokens
     keep_sorted = mass_before < p  # the first token always has mass_before 0 < p
@@ -138,7 +141,7 @@ def _batch_probabilities(logits: np.ndarray, params_list: list[SamplingParams]) 
     probs = _softmax(scaled)
     ps = np.array([p.top_p for p in params_list])
     if (ps < 1).any():
-        order = np.argsort(-probs, axis=-1, kind="stable")
+        order = np.argsort(-scaled, axis=-1, kind="stable")
         sorted_probs = np.take_along_axis(probs, order, axis=-1)
         keep_sorted = (np.cumsum(sorted_probs, axis=-1) - sorted_probs) < ps[:, None]
         keep = np.empty_like(keep_sorted)
