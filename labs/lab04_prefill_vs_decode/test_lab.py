@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from mini_vllm import hardware, roofline
+from mini_vllm import catalog, hardware, memory, roofline
 
 A100 = "A100 SXM4 80GB"
 PEAK_BF16 = 312e12  # FLOP/s, dense (no 2:4 sparsity)
@@ -95,3 +95,17 @@ def test_memory_time_over_compute_time_is_the_critical_batch(lab):
     assert round(compute_s * 1e3, 3) == 0.051  # ms
     ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
     assert math.isclose(memory_s / compute_s, lab.critical_batch_size(ridge, BF16), rel_tol=1e-12)
+
+
+def test_agrees_with_mini_vllm_roofline_for_llama3_8b(lab, a100):
+    cfg = catalog.get_model("Llama-3-8B")  # bf16 weights, dense
+    ridge = lab.ridge_point(a100.peak_flops("bfloat16"), a100.bandwidth_bytes_per_s)
+    for batch in (1, 8, 64, 153, 154, 512):
+        ours = lab.arithmetic_intensity(batch, BF16)
+        assert math.isclose(ours, roofline.decode_intensity(cfg, batch), rel_tol=1e-12)
+        assert math.isclose(lab.utilization(ours, ridge), roofline.utilization(cfg, a100, batch),
+                            rel_tol=1e-12)
+    limit = lab.decode_tokens_per_s_limit(memory.num_params(cfg), BF16, a100.bandwidth_bytes_per_s)
+    assert math.isclose(limit, roofline.decode_tokens_per_s_bound(cfg, a100, 1), rel_tol=1e-12)
+    assert math.isclose(lab.critical_batch_size(ridge, BF16), roofline.critical_batch_size(cfg, a100),
+                        rel_tol=1e-12)
