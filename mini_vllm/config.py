@@ -208,3 +208,12 @@ TOY = ModelConfig(
     max_position_embeddings=1024, rope_theta=10000.0, dtype="float32")
 TOY_MHA = TOY.replace(name="toy-mha", num_kv_heads=4)
 TOY_MQA = TOY.replace(name="toy-mqa", num_kv_heads=1)
+
+# ---- benchmark preset: Llama-shaped and big enough that decode is memory-bound on a CPU -------
+# ~246M parameters in float32 (~0.85 GB read per decode step without the embedding table), far
+# larger than any CPU cache, so batch-1 decode speed is set by memory bandwidth as on a GPU.
+# Shapes follow Llama's ratios: GQA with 4 query heads per KV head, intermediate ~2.75x hidden.
+BENCH_LLAMA_200M = ModelConfig(
+    name="bench-llama-200m", vocab_size=32000, hidden_size=1024, num_layers=16, num_heads=16,
+    num_kv_heads=4, intermediate_size=2816, max_position_embeddings=2048, rope_theta=10000.0,
+    dtype="float32")

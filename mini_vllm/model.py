@@ -225,7 +225,7 @@ def _compute_dtype(config: ModelConfig) -> np.dtype:
                          f"{config.dtype!r} (use config.replace(dtype='float32'))")
     if config.is_mla or config.is_moe or config.mlp_type != "swiglu" or \
             config.norm_type != "rmsnorm" or config.position_embedding != "rope" or \
-            config.attention_bias or config.num_norms_per_layer != 2:
+            config.attention_bias or config.attention_out_bias or config.num_norms_per_layer != 2:
         raise ValueError(f"the toy model is plain Llama (rope, rmsnorm x2, swiglu, no bias, no MoE/"
                          f"MLA); config {config.name!r} is not")
     return np.dtype(config.dtype)
