@@ -15,7 +15,9 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 from .config import ModelConfig, dtype_bytes
@@ -213,6 +215,8 @@ class VLLMKVCacheReport:
     max_model_len: int
     blocks_per_request: int
     max_concurrency: float  # NOT floored: a fraction of a request's worth of blocks counts
+    # from_vllm_log only: the token counts consistent with the log's GiB rounded to 0.01
+    kv_cache_tokens_range: tuple[int, int] | None = None
 
     @property
     def tokens_line(self) -> str:
@@ -294,15 +298,48 @@ def vllm_kv_cache_report(cfg: ModelConfig, gpu=None, max_model_len: int | None =
         blocks_per_request=blocks_per_request, max_concurrency=num_blocks / blocks_per_request)
 
 
-def from_vllm_log(available_kv_gib: float, cfg: ModelConfig, max_model_len: int,
+_LOG_PATTERNS = {
+    "available_kv_gib": (r"Available KV cache memory:\s*([\d.]+)\s*GiB", float),
+    "kv_cache_tokens": (r"GPU KV cache size:\s*([\d,]+)\s*tokens", int),
+    "max_model_len": (r"Maximum concurrency for\s*([\d,]+)\s*tokens", int),
+    "max_concurrency": (r"tokens per request:\s*([\d.]+)x", float),
+}
+
+
+def parse_vllm_log(text: str) -> dict:
+    """The KV-cache numbers found in a vLLM start-up log (keys of those present only)."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string; got {type(text).__name__}")
+    found = {}
+    for key, (pattern, kind) in _LOG_PATTERNS.items():
+        match = re.search(pattern, text)
+        if match:
+            found[key] = kind(match.group(1).replace(",", ""))
+    return found
+
+
+def from_vllm_log(available_kv_gib: float | str, cfg: ModelConfig, max_model_len: int | None = None,
                   block_size: int = 16, kv_dtype: str | None = None,
                   tensor_parallel_size: int = 1) -> VLLMKVCacheReport:
     """Reproduce vLLM's two log lines from its 'Available KV cache memory: X GiB' line.
 
-    The log rounds X to 0.01 GiB (10.7 MB), so the token count can be off by the blocks that
-    0.005 GiB holds; the report uses X x 2**30 bytes. ``str(report)`` gives the two lines.
+    ``available_kv_gib`` is X, or the log text itself (X and, if not given, max_model_len are
+    then read from it). The log rounds X to 0.01 GiB (10.7 MB), so the token count can differ
+    by the blocks that 0.005 GiB holds; the report uses X x 2**30 bytes. ``str(report)`` gives
+    the two lines.
     """
+    if isinstance(available_kv_gib, str):
+        found = parse_vllm_log(available_kv_gib)
+        if "available_kv_gib" not in found:
+            raise ValueError("the log has no 'Available KV cache memory: X GiB' line")
+        available_kv_gib = found["available_kv_gib"]
+        max_model_len = max_model_len or found.get("max_model_len")
     _check_positive("available_kv_gib", available_kv_gib)
-    return vllm_kv_cache_report(cfg, None, max_model_len, block_size,
-                                available_kv_bytes=int(round(available_kv_gib * GiB)),
-                                kv_dtype=kv_dtype, tensor_parallel_size=tensor_parallel_size)
+    report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,
+                                  available_kv_bytes=int(round(available_kv_gib * GiB)),
+                                  kv_dtype=kv_dtype, tensor_parallel_size=tensor_parallel_size)
+    block_bytes = report.page_size_bytes * report.num_layers
+    low = math.ceil((available_kv_gib - 0.005) * GiB)  # the log printed X with %.2f
+    high = math.ceil((available_kv_gib + 0.005) * GiB) - 1
+    token_range = (low // block_bytes * block_size, high // block_bytes * block_size)
+    return dataclasses.replace(report, kv_cache_tokens_range=token_range)

@@ -1,0 +1,31 @@
+"""Notebook self-checks print a tick on success and fail loudly with both values."""
+
+import pytest
+
+from mini_vllm.checks import check_close, check_equal
+
+
+def test_check_equal_prints_tick(capsys):
+    check_equal(131_072, 2 * 32 * 8 * 128 * 2, what="KV bytes per token")
+    assert capsys.readouterr().out == "✓ KV bytes per token: 131072\n"
+
+
+def test_check_equal_failure_shows_both_values():
+    with pytest.raises(AssertionError, match=r"got 1.*expected 2"):
+        check_equal(1, 2, what="x")
+
+
+def test_check_close_relative_and_absolute(capsys):
+    check_close(0.1 + 0.2, 0.3, what="sum")
+    assert capsys.readouterr().out.startswith("✓ sum: 0.3")
+    check_close(1.0, 1.05, rel=0.1)
+    check_close(0.0, 1e-12, abs=1e-9)
+    with pytest.raises(AssertionError, match=r"got 153.*expected 156"):
+        check_close(153.0, 156.0, rel=1e-3, what="ridge")
+
+
+def test_check_close_bad_tolerance_and_types():
+    with pytest.raises(ValueError, match="rel"):
+        check_close(1, 1, rel=-1)
+    with pytest.raises(AssertionError, match="cannot compare"):
+        check_close("a", 1)

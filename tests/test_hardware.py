@@ -1,0 +1,93 @@
+"""GPU catalog, the H100 measurements and measure_host."""
+
+import pytest
+
+from mini_vllm.hardware import (GPU_ALIASES, GPUSpec, get_gpu, h100_measured_spec, list_gpus,
+                                load_h100_measurements, measure_host)
+
+
+def test_thirteen_gpus_with_sources():
+    assert len(list_gpus()) == 13
+    for name in list_gpus():
+        gpu = get_gpu(name)
+        assert gpu.sources and gpu.memory_bytes > 0 and gpu.bandwidth_bytes_per_s > 0
+
+
+def test_a100_80gb_figures():
+    a100 = get_gpu("A100-80GB")
+    assert a100.name == "A100 SXM4 80GB"
+    assert a100.memory_bytes == 80e9 and a100.bandwidth_bytes_per_s == 2.039e12
+    assert a100.peak_flops("bfloat16") == 312e12 and a100.peak_flops("bf16", sparse=True) == 624e12
+    with pytest.raises(ValueError, match="no dense fp8"):
+        a100.peak_flops("fp8")
+
+
+def test_dense_is_half_of_sparse_on_h100():
+    h100 = get_gpu("h100")
+    assert h100.peak_flops() == 989.4e12
+    assert h100.peak_flops(sparse=True) == 1978.9e12
+    assert h100.peak_flops("fp8") == 1978.9e12
+
+
+def test_t4_has_no_bf16_but_says_fp16_exists():
+    with pytest.raises(ValueError, match="T4 has no dense bfloat16.*float16"):
+        get_gpu("T4").peak_flops("bfloat16")
+    assert get_gpu("T4").peak_flops("fp16") == 65e12
+
+
+def test_a10g_is_flagged_as_estimate():
+    a10g = get_gpu("A10G")
+    assert a10g.estimated and a10g.peak_flops("bf16") == 70e12
+    assert not get_gpu("A100").estimated
+
+
+def test_rtx4090_memory_is_marketed_decimal_with_note():
+    g = get_gpu("RTX4090")
+    assert g.memory_bytes == 24e9 and "24 GiB" in g.notes
+
+
+@pytest.mark.parametrize("alias", sorted(GPU_ALIASES))
+def test_every_alias_resolves(alias):
+    assert get_gpu(alias).name in list_gpus()
+
+
+def test_unknown_gpu_lists_names():
+    with pytest.raises(ValueError, match="unknown GPU 'V100'.*H100 SXM5 80GB"):
+        get_gpu("V100")
+
+
+def test_gpuspec_rejects_zero_bandwidth_and_memory():
+    with pytest.raises(ValueError, match="bandwidth_bytes_per_s"):
+        GPUSpec(name="x", memory_bytes=1e9, bandwidth_bytes_per_s=0)
+    with pytest.raises(ValueError, match="memory_bytes"):
+        GPUSpec(name="x", memory_bytes=-1, bandwidth_bytes_per_s=1e9)
+
+
+def test_h100_measurements_are_tidy():
+    recs = load_h100_measurements()
+    assert {r["ctx"] for r in recs} == {512, 2048, 8192}
+    assert all(r["source"].startswith("mini_vllm/data/h100_ctx") for r in recs)
+    model = [r for r in recs if r["kind"] == "model"][0]
+    assert model["params"] == 8_030_261_248 and model["weight_bytes"] == 2 * 8_030_261_248
+    decode = [r for r in load_h100_measurements(2048) if r["kind"] == "decode"]
+    assert [r["batch"] for r in decode] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert decode[0]["kv_bytes"] == 268_435_456 and decode[0]["graph_ms"] == 8.627
+    with pytest.raises(ValueError, match="ctx"):
+        load_h100_measurements(1000)
+
+
+def test_h100_measured_spec():
+    spec = h100_measured_spec(2048)
+    assert spec.bandwidth_bytes_per_s == 3054.6e9
+    assert spec.peak_flops("bfloat16") == 788.2e12
+
+
+def test_measure_host_tiny(capsys):
+    host = measure_host(seconds=0.05, progress=True)
+    assert host.name == "this machine (CPU)"
+    assert host.peak_flops("float32") > 1e6 and host.bandwidth_bytes_per_s > 1e6
+    assert "measuring" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no dense bfloat16"):
+        host.peak_flops("bfloat16")
+    with pytest.raises(ValueError, match="seconds"):
+        measure_host(seconds=0)
