@@ -1,0 +1,134 @@
+"""Requests arriving at random and served, step by step, by the real ``LLMEngine``.
+
+A discrete-time queueing experiment for Little's law (N = X * L): every engine step is one tick
+of a clock of fixed length ``step_time_s``; a seeded Poisson draw decides how many requests join
+before each tick; the engine then runs one ``step()`` over everything unfinished.
+
+References:
+    J. D. C. Little, "A proof for the queuing formula L = lambda W", Operations Research 9(3), 1961.
+    vLLM v1 engine loop: vllm/v1/engine/core.py (EngineCore.step)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mini_vllm.config import TOY, ModelConfig
+from mini_vllm.engine import LLMEngine
+from mini_vllm.sampler import SamplingParams
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What one run recorded; every time is a whole number of steps times ``step_time_s``."""
+
+    step_time_s: float
+    arrival_step: np.ndarray  # (num_requests,) step before which each request joined
+    finish_step: np.ndarray  # (num_requests,) step during which each request finished
+    in_flight: np.ndarray  # (num_steps,) requests in the system (queued or running) per step
+    completions: np.ndarray  # (num_steps,) requests that finished during each step
+    tokens_per_step: np.ndarray  # (num_steps,) tokens the engine computed in each step
+
+    @property
+    def num_requests(self) -> int:
+        """How many requests arrived (all of them finish: the run drains the engine)."""
+        return len(self.arrival_step)
+
+    @property
+    def num_steps(self) -> int:
+        """Length of the observation window in steps (first step to the last completion)."""
+        return len(self.in_flight)
+
+    @property
+    def window_s(self) -> float:
+        """Length of the observation window in simulated seconds."""
+        return self.num_steps * self.step_time_s
+
+    @property
+    def latency_steps(self) -> np.ndarray:
+        """Steps each request spent in the system, counting its arrival and finishing steps."""
+        return self.finish_step - self.arrival_step + 1
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        """Per-request latency in simulated seconds."""
+        return self.latency_steps * self.step_time_s
+
+    @property
+    def mean_in_flight(self) -> float:
+        """N: time-average number of requests in the system over the window."""
+        return float(self.in_flight.mean())
+
+    @property
+    def throughput_per_s(self) -> float:
+        """X: completed requests per simulated second over the window."""
+        return self.num_requests / self.window_s
+
+    @property
+    def mean_latency_s(self) -> float:
+        """L: mean time a request spends in the system, in simulated seconds."""
+        return float(self.latency_s.mean())
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Token throughput: tokens computed per simulated second over the window."""
+        return float(self.tokens_per_step.sum()) / self.window_s
+
+
+def poisson_arrivals(rate_per_step: float, num_steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Number of new requests before each of ``num_steps`` steps, Poisson with mean ``rate_per_step``."""
+    if rate_per_step < 0 or num_steps < 0:
+        raise ValueError(f"rate_per_step and num_steps must be >= 0, got {rate_per_step}, {num_steps}")
+    return rng.poisson(rate_per_step, size=num_steps)  # (num_steps,)
+
+
+def _random_request(rng: np.random.Generator, prompt_len: tuple[int, int],
+                    max_tokens: tuple[int, int]) -> tuple[list[int], SamplingParams]:
+    """A prompt of random bytes and greedy params with a fixed output length (EOS ignored)."""
+    num_prompt = int(rng.integers(prompt_len[0], prompt_len[1] + 1))
+    prompt_token_ids = rng.integers(0, 256, size=num_prompt).tolist()
+    num_out = int(rng.integers(max_tokens[0], max_tokens[1] + 1))
+    return prompt_token_ids, SamplingParams(temperature=0.0, max_tokens=num_out, ignore_eos=True)
+
+
+def simulate_serving(*, rate_per_step: float = 0.4, num_arrival_steps: int = 60,
+                     step_time_s: float = 0.05, prompt_len: tuple[int, int] = (4, 16),
+                     max_tokens: tuple[int, int] = (4, 16), seed: int = 0,
+                     config: ModelConfig = TOY, max_num_batched_tokens: int | None = None,
+                     max_steps: int = 10_000) -> SimulationResult:
+    """Feed Poisson arrivals into a real ``LLMEngine`` and record one row per step until drained.
+
+    Arrivals happen only during the first ``num_arrival_steps`` steps; the run then continues
+    until every request has finished, so the window holds every request from arrival to exit.
+    """
+    rng = np.random.default_rng(seed)
+    arrivals = poisson_arrivals(rate_per_step, num_arrival_steps, rng)  # (num_arrival_steps,)
+    engine = LLMEngine(config, seed=seed, max_num_batched_tokens=max_num_batched_tokens)
+    arrival_step, finish_step, live = [], [], {}
+    in_flight, completions, tokens = [], [], []
+    step = 0
+    while step < num_arrival_steps or live:
+        if step >= max_steps:
+            raise RuntimeError(f"simulation did not drain within max_steps={max_steps}")
+        for _ in range(int(arrivals[step]) if step < num_arrival_steps else 0):
+            request = engine.add_request(*_random_request(rng, prompt_len, max_tokens))
+            live[len(arrival_step)] = request
+            arrival_step.append(step)
+            finish_step.append(-1)
+        in_flight.append(len(live))
+        tokens.append(engine.step().num_tokens_processed if live else 0)
+        done = [i for i, request in live.items() if request.is_finished]
+        for i in done:
+            finish_step[i] = step
+            del live[i]
+        completions.append(len(done))
+        step += 1
+    return SimulationResult(step_time_s=step_time_s, arrival_step=np.array(arrival_step, dtype=int),
+                            finish_step=np.array(finish_step, dtype=int),
+                            in_flight=np.array(in_flight, dtype=int),
+                            completions=np.array(completions, dtype=int),
+                            tokens_per_step=np.array(tokens, dtype=int))
+
+
