@@ -276,3 +276,16 @@ def test_engine_kv_cache_bytes_equal_the_calculator(cfg):
         assert cache.nbytes == kv_bytes_per_sequence(cfg, cache.num_tokens)
         stored = sum(cache.keys(i).nbytes + cache.values(i).nbytes for i in range(cfg.num_layers))
         assert stored == kv_bytes_per_sequence(cfg, cache.num_tokens)
+
+
+@pytest.mark.parametrize("cfg", [TOY, TOY_MQA, TOY.replace(tie_word_embeddings=True)])
+def test_toy_model_weights_and_forward_cache_match_the_calculator(cfg):
+    model_mod = pytest.importorskip("mini_vllm.model")
+    model = model_mod.ToyModel(cfg, seed=0)
+    assert model.weights.num_params == num_params(cfg)
+    assert model.weights.nbytes == weight_bytes(cfg)
+    cache = model.new_cache()
+    model.forward([(list(range(1, 12)), cache)])  # prefill 11 tokens
+    model.forward([([7], cache)])  # one decode step
+    assert cache.num_tokens == 12
+    assert cache.nbytes == kv_bytes_per_sequence(cfg, 12) == 12 * kv_bytes_per_token(cfg)
