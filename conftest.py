@@ -30,6 +30,17 @@ def venv_tool(name: str) -> str:
     return found
 
 
+def kernel_env() -> dict[str, str]:
+    """Environment for processes that start kernels: keep ipykernel's inline figures.
+
+    ipykernel only installs its inline matplotlib backend when MPLBACKEND is unset; a value
+    such as "Agg" inherited from a CI shell would silently drop every figure from the book.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
 @pytest.fixture(scope="session")
 def tool():
     """``tool("nbstripout")`` -> path of that console script in this environment."""
@@ -50,7 +61,7 @@ def built_book(tmp_path_factory) -> BookBuild:
     out = tmp_path_factory.mktemp("book")
     cmd = [venv_tool("jupyter-book"), "build", "-W", "-n", "--keep-going",
            "--path-output", str(out), str(REPO)]
-    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
+    env = kernel_env()
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=900)
