@@ -1,0 +1,339 @@
+"""Plots for the book: data or configs in, a labelled matplotlib ``Axes`` out.
+
+Every ``plot_<thing>(..., *, ax=None) -> Axes`` draws on ``ax`` (or on a new figure), never calls
+``plt.show()`` and never changes global ``rcParams``. The numbers come from ``memory.py`` and
+``roofline.py``; this module only draws them.
+
+References:
+    Williams, Waterman & Patterson, "Roofline" (CACM 2009): https://doi.org/10.1145/1498765.1498785
+    Okabe & Ito colour palette: https://jfly.uni-koeln.de/color/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
+
+from . import memory, roofline
+from .config import ModelConfig
+from .sampler import SamplingParams, apply_temperature, probabilities
+from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, DPI, FIGSIZE, GREY, LABEL_SIZE,
+                    LEGEND_SIZE, MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE)
+from .units import GiB, format_bytes, format_count
+
+__all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
+           "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
+           "plot_littles_law", "new_axes"]
+
+
+# ---- shared helpers -------------------------------------------------------------------------
+def new_axes(ax: Axes | None = None, figsize=FIGSIZE) -> Axes:
+    """``ax`` itself, or the Axes of a new pyplot figure with the book's size and margins."""
+    if ax is not None:
+        return ax
+    fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.85)  # fixed: no layout engine
+    return ax
+
+
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Axes:
+    """Title, axis labels, tick and legend sizes set explicitly (no global rcParams)."""
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
+    ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+    ax.tick_params(labelsize=TICK_SIZE)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=LEGEND_SIZE, loc="best", framealpha=0.9)
+    return ax
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+# ---- 1. roofline ----------------------------------------------------------------------------
+def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence[int] = (1,),
+                  prompt_len: int | None = 512, dtype: str = "bfloat16",
+                  weight_dtype: str | None = None, context_len: int = 0,
+                  measured: Sequence[tuple[float, float]] | None = None,
+                  measured_label: str = "measured", ax: Axes | None = None) -> Axes:
+    """Attainable FLOP/s vs arithmetic intensity (log-log) for each GPU, with decode/prefill points.
+
+    The first GPU's ridge splits the plane into memory-bound (left, blue) and compute-bound
+    (right, orange) regions. Decode points (one per batch size) and a prefill point of
+    ``prompt_len`` tokens are placed on the first GPU's roof. ``measured`` is an optional list of
+    (intensity FLOP/byte, achieved FLOP/s) pairs drawn as crosses.
+    """
+    gpus = _as_list(gpus)
+    ax = new_axes(ax)
+    points = _roofline_points(gpus[0], cfg, batch_sizes, prompt_len, dtype, weight_dtype,
+                              context_len)
+    ridges = [roofline.ridge_point(g, dtype) for g in gpus]
+    xs = [i for i, _, _ in points] + ridges + [i for i, _ in measured or []]
+    lo, hi = 10 ** np.floor(np.log10(min(xs) / 3)), 10 ** np.ceil(np.log10(max(xs) * 3))
+    intensity = np.geomspace(lo, hi, 64)
+    ax.axvspan(lo, ridges[0], color=MEMORY_BOUND_FILL, alpha=0.15, lw=0)
+    ax.axvspan(ridges[0], hi, color=COMPUTE_BOUND_FILL, alpha=0.15, lw=0)
+    for k, (gpu, ridge) in enumerate(zip(gpus, ridges)):
+        color = CYCLE[k % len(CYCLE)]
+        ax.plot(intensity, [roofline.attainable_flops(gpu, i, dtype) for i in intensity],
+                color=color, lw=2.5, label=f"{gpu.name} roof")
+        peak = roofline.attainable_flops(gpu, ridge, dtype)
+        ax.plot([ridge], [peak], "D", color=color, ms=8)
+        ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(4, -16),
+                    textcoords="offset points", fontsize=ANNOTATION_SIZE, color=color)
+    _draw_roofline_points(ax, points)
+    if measured:
+        mx, my = zip(*measured)
+        ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, dtype) for g in gpus))
+    ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
+            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["blue"])
+    ax.text(0.98, 0.96, "compute-bound", transform=ax.transAxes, ha="right", va="top",
+            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["vermillion"])
+    what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
+    title = f"Roofline: {what}{dtype} math\non {', '.join(g.name for g in gpus)}"
+    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)", legend=False)
+    ax.legend(fontsize=LEGEND_SIZE, loc="lower right", framealpha=0.9)
+    return ax
+
+
+def _roofline_points(gpu, cfg, batch_sizes, prompt_len, dtype, weight_dtype, context_len):
+    """(intensity, attainable FLOP/s, label) of decode points and the prefill point."""
+    if cfg is None:
+        return []
+    points = []
+    for b in batch_sizes:
+        i = roofline.decode_intensity(cfg, b, context_len=context_len, weight_dtype=weight_dtype)
+        points.append((i, roofline.attainable_flops(gpu, i, dtype), f"decode B={b}"))
+    if prompt_len:
+        i = roofline.prefill_intensity(cfg, prompt_len, weight_dtype=weight_dtype)
+        points.append((i, roofline.attainable_flops(gpu, i, dtype), f"prefill {prompt_len} tok"))
+    return points
+
+
+def _draw_roofline_points(ax: Axes, points) -> None:
+    decode = [(i, f) for i, f, label in points if label.startswith("decode")]
+    if decode:
+        ax.plot(*zip(*decode), "o", color=OKABE_ITO["vermillion"], ms=9, label="decode")
+    for i, f, label in points:
+        if label.startswith("prefill"):
+            ax.plot([i], [f], "s", color=OKABE_ITO["green"], ms=10, label=label)
+        else:
+            ax.annotate(label.replace("decode ", ""), (i, f), xytext=(-6, 8),
+                        textcoords="offset points", fontsize=ANNOTATION_SIZE, ha="right")
+
+
+# ---- 2. KV-cache growth ---------------------------------------------------------------------
+def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size: int = 1,
+                   kv_dtype: str | None = None, weight_dtype: str | None = None,
+                   gpu_memory_utilization: float = 0.9, num_gpus: int = 1,
+                   ax: Axes | None = None) -> Axes:
+    """KV bytes of ``batch_size`` sequences vs context length, against the memory left for KV.
+
+    Marks the context at which the batch stops fitting (X), the chosen context (dot), and says
+    how many whole sequences of ``context_len`` tokens fit, i.e. which next one does not.
+    """
+    ax = new_axes(ax)
+    free_kw = dict(num_gpus=num_gpus, weight_dtype=weight_dtype,
+                   gpu_memory_utilization=gpu_memory_utilization)
+    free = memory.free_kv_bytes(cfg, gpu, **free_kw)
+    per_token = memory.kv_bytes_per_token(cfg, kv_dtype)
+    fit_len = free / (per_token * batch_size)  # tokens per sequence at which the batch is full
+    x_max = max(1.5 * context_len, min(1.15 * fit_len, 8 * context_len), 16)
+    tokens = np.linspace(0, x_max, 64)
+    if batch_size > 1:
+        ax.plot(tokens, tokens * per_token / GiB, "--", color=OKABE_ITO["sky_blue"], lw=2.5,
+                label="KV of 1 sequence")
+    ax.plot(tokens, tokens * per_token * batch_size / GiB, "-", color=OKABE_ITO["blue"], lw=2.5,
+            label=f"KV of {batch_size} sequence{'s' if batch_size > 1 else ''}")
+    ax.axhline(free / GiB, color=OKABE_ITO["vermillion"], lw=2,
+               label=f"memory left after weights: {free / GiB:,.1f} GiB")
+    used = context_len * per_token * batch_size
+    top = max(free, used) / GiB * 1.25
+    ax.axhspan(free / GiB, top, color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
+    if fit_len <= x_max:
+        ax.plot([fit_len], [free / GiB], "X", color=OKABE_ITO["black"], ms=12)
+        ax.annotate(f"batch full at {fit_len:,.0f} tokens", (fit_len, free / GiB),
+                    xytext=(-6, 8), textcoords="offset points", ha="right",
+                    fontsize=ANNOTATION_SIZE)
+    ax.plot([context_len], [used / GiB], "o", color=OKABE_ITO["orange"], ms=10,
+            label=f"{context_len:,} tokens x {batch_size}: {used / GiB:,.2f} GiB")
+    fit = memory.max_sequences_naive(cfg, gpu, max(context_len, 1), kv_dtype=kv_dtype, **free_kw)
+    ax.text(0.98, 0.04, f"at {context_len:,} tokens: {fit:,} sequences fit,\n"
+            f"sequence {fit + 1:,} does not", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=ANNOTATION_SIZE, bbox=dict(facecolor="white", alpha=0.85, lw=0))
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(0, top)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    kv = kv_dtype or cfg.dtype
+    title = (f"KV cache of {cfg.name} ({cfg.attention_kind}, {cfg.num_kv_heads} KV heads, {kv})\n"
+             f"on {num_gpus} x {gpu.name}, batch {batch_size}")
+    _finish(ax, title, "context length per sequence (tokens)", "memory (GiB)", legend=False)
+    ax.legend(fontsize=LEGEND_SIZE, loc="upper left", framealpha=0.9)
+    return ax
+
+
+# ---- 3. attention weights -------------------------------------------------------------------
+def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
+                   head: int | None = None, kv_head: int | None = None,
+                   masked: np.ndarray | None = None, heads_sharing: Sequence[int] | None = None,
+                   ax: Axes | None = None) -> Axes:
+    """Heatmap of one head's attention weights (queries x keys), tokens as tick labels.
+
+    ``masked`` (bool, same shape) marks cells the causal mask removes: they are hatched.
+    ``kv_head``/``heads_sharing`` name the KV head this query head reads and its GQA group.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[1] != len(tokens) or w.shape[0] > w.shape[1]:
+        raise ValueError(f"weights must be (num_queries, num_keys={len(tokens)}); got {w.shape}")
+    ax = new_axes(ax)
+    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
+                      interpolation="nearest")
+    if masked is not None and np.any(masked):
+        ys, xs = np.nonzero(np.asarray(masked))
+        ax.scatter(xs, ys, marker="x", s=30, color=GREY, linewidths=1.2,
+                   label="removed by the causal mask")
+    labels = [repr(t)[1:-1] if t.strip() else "␣" * len(t) or "''" for t in tokens]
+    n_keys, n_q = w.shape[1], w.shape[0]
+    step = max(1, int(np.ceil(n_keys / 24)))  # keep labels readable for long prompts
+    ax.set_xticks(range(0, n_keys, step), labels[::step], rotation=90)
+    ax.set_yticks(range(0, n_q, step), labels[n_keys - n_q:][::step])
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02).set_label(
+        "attention weight", fontsize=LABEL_SIZE)
+    where = " ".join(p for p in (f"layer {layer}" if layer is not None else "",
+                                 f"head {head}" if head is not None else "") if p)
+    share = ""
+    if kv_head is not None:
+        group = ", ".join(str(h) for h in heads_sharing) if heads_sharing else str(head)
+        share = f"\nreads KV head {kv_head} (shared by query heads {group})"
+    title = f"Attention weights {where}{share}".rstrip()
+    _finish(ax, title, "key token (attended to)", "query token (attending)", legend=False)
+    if masked is not None and np.any(masked):
+        ax.legend(fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
+    return ax
+
+
+# ---- 4. sampling ----------------------------------------------------------------------------
+def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str] | None = None,
+                  top_n: int = 20, sampled_token: int | None = None,
+                  ax: Axes | None = None) -> Axes:
+    """Bars of the ``top_n`` most likely next tokens after temperature; kept tokens coloured.
+
+    Grey bars are removed by top-k/top-p; black outlines show the final (renormalised)
+    probabilities the sampler draws from; a dashed line marks the nucleus boundary.
+    """
+    logits = np.asarray(logits, dtype=float)
+    final = probabilities(logits, params)  # (vocab,)
+    tempered = final if params.is_greedy else _softmax(apply_temperature(logits, params.temperature))
+    order = np.argsort(-tempered, kind="stable")[:top_n]
+    kept = final[order] > 0
+    ax = new_axes(ax)
+    x = np.arange(len(order))
+    colors = [OKABE_ITO["blue"] if k else GREY for k in kept]
+    ax.bar(x, tempered[order], color=colors, width=0.8, label="after temperature")
+    ax.bar(x, final[order], fill=False, edgecolor=OKABE_ITO["black"], width=0.8, lw=1.5,
+           label="final (renormalised)")
+    num_kept = int(np.count_nonzero(final))
+    if 0 < num_kept < len(order) and kept[:num_kept].all():
+        ax.axvline(num_kept - 0.5, color=OKABE_ITO["vermillion"], ls="--", lw=2,
+                   label=f"boundary: {num_kept} token{'s' if num_kept > 1 else ''} kept")
+    if sampled_token is not None and sampled_token in order:
+        j = int(np.flatnonzero(order == sampled_token)[0])
+        ax.plot([j], [max(tempered[sampled_token], final[sampled_token]) + 0.02], "v",
+                color=OKABE_ITO["orange"], ms=12, label="drawn")
+    labels = token_labels if token_labels is not None else [str(i) for i in range(len(logits))]
+    ax.set_xticks(x, [labels[i] for i in order], rotation=60 if len(order) > 12 else 0)
+    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.set_ylim(0, min(1.05, max(final.max(), tempered[order].max()) * 1.15 + 0.03))
+    tk = "all" if params.top_k is None else params.top_k
+    title = (f"Next-token probabilities: T={params.temperature:g}, top-k={tk}, "
+             f"top-p={params.top_p:g}\n{num_kept:,} of {len(logits):,} tokens kept; "
+             f"top {len(order)} shown")
+    return _finish(ax, title, "token (most likely first)", "probability")
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x))
+    return e / e.sum()
+
+
+# ---- 5. KV-cache work -----------------------------------------------------------------------
+def plot_kv_cache_work(generated_lengths, tokens_with_cache, tokens_without_cache, *,
+                       prompt_len: int | None = None, ax: Axes | None = None) -> Axes:
+    """Tokens the model processed to generate n tokens, with and without a KV cache."""
+    ax = new_axes(ax)
+    n = np.asarray(generated_lengths)
+    ax.plot(n, tokens_without_cache, "o-", color=OKABE_ITO["vermillion"], lw=2.5, ms=5,
+            label="without cache (re-reads everything)")
+    ax.plot(n, tokens_with_cache, "s-", color=OKABE_ITO["blue"], lw=2.5, ms=5,
+            label="with KV cache (new tokens only)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(int(v), short=True)))
+    prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
+    return _finish(ax, f"Work to generate n tokens (toy model{prompt})",
+                   "generated tokens n", "tokens processed (count)")
+
+
+def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_cache, *,
+                       machine: str = "this machine", ax: Axes | None = None) -> Axes:
+    """Measured wall time to generate n tokens, with and without a KV cache."""
+    ax = new_axes(ax)
+    n = np.asarray(generated_lengths)
+    ax.plot(n, 1e3 * np.asarray(seconds_without_cache), "o-", color=OKABE_ITO["vermillion"],
+            lw=2.5, ms=5, label="without cache")
+    ax.plot(n, 1e3 * np.asarray(seconds_with_cache), "s-", color=OKABE_ITO["blue"], lw=2.5, ms=5,
+            label="with KV cache")
+    return _finish(ax, f"Wall time on {machine}", "generated tokens n", "time (ms)")
+
+
+# ---- 6. prefill vs decode on this machine -----------------------------------------------------
+def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str = "this machine",
+                               model_name: str = "toy", ax: Axes | None = None) -> Axes:
+    """Time per token: one prefill pass over n tokens vs n one-token decode steps."""
+    ax = new_axes(ax)
+    n = np.asarray(num_tokens, dtype=float)
+    ax.plot(n, 1e6 * np.asarray(prefill_s) / n, "s-", color=OKABE_ITO["green"], lw=2.5, ms=6,
+            label="prefill: n tokens in one pass")
+    ax.plot(n, 1e6 * np.asarray(decode_s) / n, "o-", color=OKABE_ITO["vermillion"], lw=2.5, ms=6,
+            label="decode: n passes of one token")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
+                   "tokens n", "time per token (µs)")
+
+
+# ---- 7. Little's law ------------------------------------------------------------------------
+def plot_littles_law(throughput_per_s: float, latency_s: float, *,
+                     max_concurrency: float | None = None, capacity_label: str = "KV memory",
+                     ax: Axes | None = None) -> Axes:
+    """Concurrency N = X * L needed vs throughput X at a fixed latency L, against a memory cap."""
+    ax = new_axes(ax)
+    needed = roofline.littles_law_concurrency(throughput_per_s, latency_s)
+    x_max = 2 * throughput_per_s
+    if max_concurrency is not None:
+        x_max = max(x_max, 1.3 * max_concurrency / latency_s)
+    x = np.linspace(0, x_max, 64)
+    ax.plot(x, [roofline.littles_law_concurrency(v, latency_s) for v in x], color=OKABE_ITO["blue"],
+            lw=2.5, label=f"N = X x L  (L = {latency_s:g} s)")
+    ax.plot([throughput_per_s], [needed], "o", color=OKABE_ITO["orange"], ms=11,
+            label=f"X = {throughput_per_s:g}/s needs N = {needed:,.1f}")
+    if max_concurrency is not None:
+        ax.axhline(max_concurrency, color=OKABE_ITO["vermillion"], lw=2,
+                   label=f"memory holds {max_concurrency:,.1f}")
+        ax.axhspan(max_concurrency, max(needed, max_concurrency) * 1.3,
+                   color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(0, max(needed, max_concurrency or 0) * 1.25 or 1)
+    title = f"Little's law at latency L = {latency_s:g} s" + (
+        f"\ncapacity: {capacity_label}" if max_concurrency is not None else "")
+    _finish(ax, title, "throughput X (requests/s)", "concurrency N (requests)", legend=False)
+    ax.legend(fontsize=LEGEND_SIZE, loc="upper left", framealpha=0.9)
+    return ax

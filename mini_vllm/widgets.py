@@ -1,0 +1,725 @@
+"""Interactive explorers: sliders wired to the calculators and the toy engine, drawn by plots.py.
+
+Each ``explore_<thing>(**defaults)`` returns an :class:`Explorer` (an ipywidgets ``VBox`` of
+controls, an ``Output`` holding the figure and an ``HTML`` readout). It needs only the inline
+backend: on every change the figure is rendered to PNG and shown in the Output, so it works in
+JupyterLab, Colab and Binder without ipympl. ``Explorer.update(**values)`` and
+``Explorer.render(**values)`` are the code paths the tests sweep; a bad combination of controls
+shows a readable message in the readout, never a traceback.
+
+References:
+    ipywidgets Output widget: https://ipywidgets.readthedocs.io/en/stable/examples/Output%20Widget.html
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import html
+import io
+import time
+import warnings
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import numpy as np
+from IPython.display import Image, display
+from matplotlib.figure import Figure
+
+from . import memory, plots, roofline
+from .catalog import get_model, list_models
+from .config import TOY, TOY_MHA, TOY_MQA
+from .engine import LLMEngine, count_work
+from .hardware import get_gpu, list_gpus, load_h100_measurements, measure_host
+from .model import ToyModel
+from .sampler import Sampler, SamplingParams
+from .style import DPI, FIGSIZE
+from .tokenizer import ByteTokenizer
+from .units import GiB, format_bytes, format_duration, format_flops_per_s
+
+__all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attention",
+           "explore_sampling", "explore_kv_cache_work", "explore_prefill_decode",
+           "explore_littles_law"]
+
+THIS_MACHINE = "this machine (CPU)"
+NONE = "(none)"
+POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
+CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
+TOY_CONFIGS = {"toy (GQA: 4 q heads, 2 KV heads)": TOY, "toy-mha (4 q heads, 4 KV heads)": TOY_MHA,
+               "toy-mqa (4 q heads, 1 KV head)": TOY_MQA}
+MAX_ATTENTION_TOKENS = 40  # more tokens than this make unreadable tick labels
+
+
+# ---- the widget shell -----------------------------------------------------------------------
+class Explorer(widgets.VBox):
+    """Controls + figure + readout; ``render`` is pure, ``update`` sets controls and redraws."""
+
+    def __init__(self, title: str, controls: dict[str, widgets.Widget],
+                 render: Callable[..., tuple[Figure | None, str]],
+                 on_change: Callable[[Explorer, str], None] | None = None):
+        self.controls = controls
+        self._render = render
+        self._on_change_hook = on_change
+        self._busy = False
+        self.figure: Figure | None = None
+        self.readout_text = ""
+        self.output = widgets.Output()
+        self.readout = widgets.HTML()
+        box = widgets.Box(list(controls.values()),
+                          layout=widgets.Layout(display="flex", flex_flow="row wrap"))
+        super().__init__([widgets.HTML(f"<b>{html.escape(title)}</b>"), box, self.readout,
+                          self.output])
+        for name, control in controls.items():
+            control.observe(lambda change, name=name: self._changed(name), names="value")
+        self.redraw()
+
+    @property
+    def values(self) -> dict:
+        """Current value of every control, by name."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def render(self, **values) -> tuple[Figure | None, str]:
+        """(figure or None, readout text) for the current values overridden by ``values``."""
+        return safe_render(self._render, {**self.values, **values})
+
+    def update(self, **values) -> str:
+        """Set controls (names as in ``controls``), redraw once, return the readout text."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {sorted(self.controls)}")
+        self._busy = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+                if self._on_change_hook:
+                    self._on_change_hook(self, name)
+        finally:
+            self._busy = False
+        return self.redraw()
+
+    def _changed(self, name: str) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            if self._on_change_hook:
+                self._on_change_hook(self, name)
+        finally:
+            self._busy = False
+        self.redraw()
+
+    def redraw(self) -> str:
+        """Render the current values into the Output and the readout; return the readout text."""
+        fig, text = self.render()
+        self.figure, self.readout_text = fig, text
+        self.readout.value = _readout_html(text)
+        png = figure_png(fig) if fig is not None else None
+        with self.output:
+            self.output.clear_output(wait=True)
+            if png is not None:
+                display(Image(data=png, format="png"))
+        return text
+
+
+def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
+    """Call ``render(**values)``; an exception or warning becomes a readable readout line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fig, text = render(**values)
+        except Exception as exc:  # any bad slider combination: say why, draw nothing
+            return None, f"⚠ {exc}"
+    notes = [f"⚠ {w.message}" for w in caught]
+    return fig, "\n".join([text] + notes)
+
+
+def figure_png(fig: Figure) -> bytes:
+    """PNG bytes of ``fig`` (what the Output shows; the benchmark times this too)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def _readout_html(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        escaped = html.escape(line)
+        lines.append(f"<span style='color:#D55E00'>{escaped}</span>" if line.startswith("⚠")
+                     else escaped)
+    return ("<div style='font-size:15px;line-height:1.45;font-family:sans-serif'>"
+            + "<br>".join(lines) + "</div>")
+
+
+def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16
+            ) -> tuple[Figure, list]:
+    """A figure outside pyplot (nothing to close, nothing leaks) with fixed margins."""
+    w, h = FIGSIZE
+    fig = Figure(figsize=(width or w * ncols, h), dpi=DPI)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    fig.subplots_adjust(left=0.12 / ncols ** 0.5, right=0.97, bottom=bottom, top=0.83,
+                        wspace=0.3)
+    return fig, list(axes)
+
+
+# ---- control factories ----------------------------------------------------------------------
+_STYLE = {"description_width": "initial"}
+
+
+def _dropdown(description: str, options, value) -> widgets.Dropdown:
+    return widgets.Dropdown(description=description, options=options, value=value, style=_STYLE,
+                            layout=widgets.Layout(width="300px"))
+
+
+def _slider(description: str, value, lo, hi, step=1) -> widgets.Widget:
+    cls = widgets.IntSlider if all(isinstance(v, int) for v in (value, lo, hi, step)) \
+        else widgets.FloatSlider
+    return cls(description=description, value=value, min=lo, max=hi, step=step,
+               continuous_update=False, style=_STYLE, layout=widgets.Layout(width="320px"))
+
+
+def _choice_slider(description: str, options, value) -> widgets.SelectionSlider:
+    return widgets.SelectionSlider(description=description, options=options, value=value,
+                                   continuous_update=False, style=_STYLE,
+                                   layout=widgets.Layout(width="320px"))
+
+
+def _checkbox(description: str, value: bool) -> widgets.Checkbox:
+    return widgets.Checkbox(description=description, value=value, indent=False, style=_STYLE)
+
+
+def _pick(defaults: dict, name: str, fallback):
+    return defaults.pop(name, fallback)
+
+
+def _no_leftovers(defaults: dict, function: str) -> None:
+    if defaults:
+        raise ValueError(f"{function}() got unknown default(s) {sorted(defaults)}")
+
+
+def _gpu_spec(name: str, state: dict):
+    """A catalog GPU, or this machine measured once per widget (cached in ``state``)."""
+    if name != THIS_MACHINE:
+        return get_gpu(name)
+    if "host" not in state:
+        state["host"] = measure_host(seconds=state.get("host_seconds", 0.4), progress=False)
+    return state["host"]
+
+
+# ---- 1. roofline ----------------------------------------------------------------------------
+def _decode_ladder(batch_size: int) -> list[int]:
+    """Powers of two up to the chosen batch, and the batch itself: the walk toward the ridge."""
+    return sorted({b for b in POWERS_OF_TWO if b <= batch_size} | {batch_size})
+
+
+def _math_dtype(gpu, weight_dtype: str) -> str:
+    """The tensor rate the math runs at: fp8 weights use fp8 math where the chip has it
+    (W8A8), other weights are multiplied in bf16; this machine's CPU computes in float32."""
+    if gpu.name == THIS_MACHINE:
+        return "float32"
+    return weight_dtype if weight_dtype in gpu.dense_flops else "bfloat16"
+
+
+def _measured_h100(cfg, context_len: int) -> list[tuple[float, float]]:
+    """(intensity, achieved FLOP/s) of the measured H100 decode steps at the nearest context."""
+    ctx = min((512, 2048, 8192), key=lambda c: abs(c - max(context_len, 1)))
+    return [(roofline.decode_intensity(cfg, r["batch"], context_len=ctx),
+             roofline.decode_flops(cfg, r["batch"]) / (r["graph_ms"] * 1e-3))
+            for r in load_h100_measurements(ctx) if r["kind"] == "decode"]
+
+
+def _render_roofline(state: dict, *, model: str, gpu: str, compare_gpu: str, weight_dtype: str,
+                     batch_size: int, prompt_len: int, context_len: int, show_measured: bool):
+    cfg = get_model(model)
+    spec = _gpu_spec(gpu, state)
+    gpus = [spec] + ([_gpu_spec(compare_gpu, state)] if compare_gpu not in (NONE, gpu) else [])
+    dtype = _math_dtype(spec, weight_dtype)
+    measured = _measured_h100(get_model("Llama-3-8B"), context_len) if show_measured else None
+    fig, (ax,) = _figure()
+    plots.plot_roofline(gpus, cfg, batch_sizes=_decode_ladder(batch_size), prompt_len=prompt_len,
+                        dtype=dtype, weight_dtype=weight_dtype, context_len=context_len,
+                        measured=measured, measured_label="H100 measured (Llama-3-8B shape)",
+                        ax=ax)
+    return fig, _roofline_readout(cfg, spec, dtype, weight_dtype, batch_size, context_len,
+                                  show_measured)
+
+
+def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, show_measured):
+    kw = dict(context_len=context_len, weight_dtype=weight_dtype)
+    intensity = roofline.decode_intensity(cfg, batch_size, **kw)
+    ridge = roofline.ridge_point(gpu, dtype)
+    regime = "memory-bound" if intensity < ridge else "compute-bound"
+    util = roofline.utilization(cfg, gpu, batch_size, dtype=dtype, **kw)
+    tok_s = roofline.decode_tokens_per_s_bound(cfg, gpu, batch_size, dtype=dtype, **kw)
+    crit = roofline.critical_batch_size(cfg, gpu, dtype=dtype, **kw)
+    lines = [f"Decode at batch {batch_size}: intensity {intensity:,.1f} FLOP/byte vs ridge "
+             f"{ridge:,.0f} FLOP/byte -> {regime}",
+             f"Compute utilisation bound: {util:.1%} of {format_flops_per_s(gpu.peak_flops(dtype))}",
+             f"Decode bound: {tok_s:,.0f} tokens/s in total ({tok_s / batch_size:,.1f} per sequence)",
+             f"Critical batch (decode reaches the ridge): "
+             + (f"{crit:,.0f}" if np.isfinite(crit) else "never (the KV reads grow as fast as the math)")]
+    if show_measured:
+        lines.append("Crosses: measured decode steps on one H100 (CUDA graphs), "
+                     "mini_vllm/data/h100_ctx*.csv")
+    return "\n".join(lines)
+
+
+def explore_roofline(**defaults) -> Explorer:
+    """Roofline explorer: model, GPU (or this machine), weight dtype, batch size, prompt, context."""
+    state = {"host_seconds": _pick(defaults, "host_seconds", 0.4)}
+    gpu_names = list_gpus() + [THIS_MACHINE]
+    controls = {
+        "model": _dropdown("model", list_models(), _pick(defaults, "model", "Llama-3-8B")),
+        "gpu": _dropdown("GPU", gpu_names, _pick(defaults, "gpu", "A100 SXM4 80GB")),
+        "compare_gpu": _dropdown("compare with", [NONE] + gpu_names,
+                                 _pick(defaults, "compare_gpu", NONE)),
+        "weight_dtype": _dropdown("weight dtype", ["bfloat16", "float16", "fp8", "int8", "int4"],
+                                  _pick(defaults, "weight_dtype", "bfloat16")),
+        "batch_size": _choice_slider("decode batch", POWERS_OF_TWO,
+                                     _pick(defaults, "batch_size", 1)),
+        "prompt_len": _choice_slider("prefill tokens", POWERS_OF_TWO[:1] + [2 ** i for i in
+                                                                            range(4, 15)],
+                                     _pick(defaults, "prompt_len", 512)),
+        "context_len": _choice_slider("decode context", [0] + CONTEXTS[:8],
+                                      _pick(defaults, "context_len", 0)),
+        "show_measured": _checkbox("overlay measured H100", _pick(defaults, "show_measured", False)),
+    }
+    _no_leftovers(defaults, "explore_roofline")
+    render = lambda **v: _render_roofline(state, **v)  # noqa: E731
+    return Explorer("Roofline: where decode and prefill sit", controls, render)
+
+
+# ---- 2. KV growth ---------------------------------------------------------------------------
+def _kv_head_options(num_heads: int) -> list[tuple[str, int]]:
+    """Divisors of num_heads, labelled MHA / GQA / MQA (the only legal num_kv_heads)."""
+    divisors = [d for d in range(num_heads, 0, -1) if num_heads % d == 0]
+    kind = lambda d: "MHA" if d == num_heads else "MQA" if d == 1 else "GQA"  # noqa: E731
+    return [(f"{d} ({kind(d)})", d) for d in divisors]
+
+
+def _render_kv_growth(*, model: str, num_kv_heads: int, kv_dtype: str, context_len: int,
+                      batch_size: int, gpu: str, num_gpus: int):
+    base = get_model(model)
+    cfg = base if base.is_mla or num_kv_heads == base.num_kv_heads else \
+        base.replace(num_kv_heads=num_kv_heads)
+    spec = get_gpu(gpu)
+    fig, (ax,) = _figure()
+    plots.plot_kv_growth(cfg, spec, context_len=context_len, batch_size=batch_size,
+                         kv_dtype=kv_dtype, num_gpus=num_gpus, ax=ax)
+    return fig, _kv_readout(cfg, spec, kv_dtype, context_len, batch_size, num_gpus)
+
+
+def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
+    per_token = memory.kv_bytes_per_token(cfg, kv_dtype)
+    per_seq = memory.kv_bytes_per_sequence(cfg, context_len, kv_dtype)
+    total = memory.kv_bytes_total(cfg, context_len, batch_size, kv_dtype)
+    free = memory.free_kv_bytes(cfg, gpu, num_gpus=num_gpus)
+    naive = memory.max_sequences_naive(cfg, gpu, context_len, kv_dtype=kv_dtype, num_gpus=num_gpus)
+    fits = "fits" if total <= free else "does NOT fit"
+    lines = [f"KV per token: {format_bytes(per_token, 'both')}"
+             + ("  (MLA caches one latent; num_kv_heads has no effect)" if cfg.is_mla else ""),
+             f"KV per sequence of {context_len:,} tokens: {format_bytes(per_seq, 'GiB')}",
+             f"Batch of {batch_size}: {format_bytes(total, 'GiB')} of "
+             f"{format_bytes(free, 'GiB')} left after weights -> {fits}",
+             f"Naive concurrency (whole sequences): {naive:,}"]
+    try:
+        report = memory.vllm_kv_cache_report(cfg, gpu, context_len, kv_dtype=kv_dtype,
+                                             tensor_parallel_size=num_gpus)
+        lines.append(f"vLLM-style: {report.tokens_line}; {report.concurrency_line}")
+    except ValueError as exc:
+        lines.append(f"vLLM-style: {exc}")
+    return "\n".join(lines)
+
+
+def _kv_model_changed(explorer: Explorer, name: str) -> None:
+    """Offer only the divisors of the new model's num_heads, preset to its own num_kv_heads."""
+    if name != "model":
+        return
+    cfg = get_model(explorer.controls["model"].value)
+    control = explorer.controls["num_kv_heads"]
+    control.options = _kv_head_options(cfg.num_heads)
+    control.value = cfg.num_kv_heads
+
+
+def explore_kv_growth(**defaults) -> Explorer:
+    """KV-cache growth: model, num_kv_heads (MHA/GQA/MQA), KV dtype, context, batch, GPU(s)."""
+    model = _pick(defaults, "model", "Llama-3-8B")
+    cfg = get_model(model)
+    controls = {
+        "model": _dropdown("model", list_models(), model),
+        "num_kv_heads": _dropdown("KV heads", _kv_head_options(cfg.num_heads),
+                                  _pick(defaults, "num_kv_heads", cfg.num_kv_heads)),
+        "kv_dtype": _dropdown("KV dtype", ["bfloat16", "float16", "fp8"],
+                              _pick(defaults, "kv_dtype", "bfloat16")),
+        "context_len": _choice_slider("context (tokens)", CONTEXTS,
+                                      _pick(defaults, "context_len", 8192)),
+        "batch_size": _slider("batch", _pick(defaults, "batch_size", 8), 1, 256),
+        "gpu": _dropdown("GPU", list_gpus(), _pick(defaults, "gpu", "H100 SXM5 80GB")),
+        "num_gpus": _dropdown("GPUs", [1, 2, 4, 8], _pick(defaults, "num_gpus", 1)),
+    }
+    _no_leftovers(defaults, "explore_kv_growth")
+    return Explorer("KV cache growth vs the memory left after the weights", controls,
+                    _render_kv_growth, on_change=_kv_model_changed)
+
+
+# ---- 3. attention ---------------------------------------------------------------------------
+def _toy_attention(state: dict, config_name: str, prompt: str, causal: bool):
+    """(weights (layers, heads, T, T), token ids) of the toy model on the prompt, cached."""
+    key = (config_name, prompt, causal)
+    if key not in state:
+        model = state.setdefault(("model", config_name), ToyModel(TOY_CONFIGS[config_name], seed=0))
+        ids = ByteTokenizer().encode(prompt)[:MAX_ATTENTION_TOKENS]
+        kwargs = {} if causal else {"causal": False}
+        _, maps = model.forward([(ids, model.new_cache())], return_attention=True, **kwargs)
+        state[key] = (maps[0], ids)
+    return state[key]
+
+
+def _supports_unmasked(state: dict) -> bool:
+    if "unmasked_ok" not in state:
+        import inspect
+        state["unmasked_ok"] = "causal" in inspect.signature(ToyModel.forward).parameters
+    return state["unmasked_ok"]
+
+
+def _render_attention(state: dict, *, prompt: str, config: str, layer: int, head: int,
+                      causal: bool):
+    if not prompt:
+        raise ValueError("type a prompt (at least one character)")
+    cfg = TOY_CONFIGS[config]
+    unmasked = not causal and _supports_unmasked(state)
+    maps, ids = _toy_attention(state, config, prompt, causal=not unmasked)
+    tok = ByteTokenizer()
+    tokens = [tok.token_str(i) for i in ids]
+    weights = maps[layer, head]  # (T, T)
+    future = np.triu(np.ones_like(weights, dtype=bool), k=1)  # what the causal mask removes
+    group = cfg.num_queries_per_kv
+    kv_head = head // group  # query head h reads KV head h // group (model.attention)
+    sharing = list(range(kv_head * group, (kv_head + 1) * group))
+    fig, (ax,) = _figure()
+    plots.plot_attention(weights, tokens, layer=layer, head=head, kv_head=kv_head,
+                         heads_sharing=sharing, masked=future if causal else None, ax=ax)
+    return fig, _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_head)
+
+
+def _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_head) -> str:
+    n = len(ids)
+    lines = [f"{n} tokens (one byte each){' - cut to the first %d' % n if n == MAX_ATTENTION_TOKENS else ''}; "
+             f"{cfg.name}: {cfg.num_heads} query heads, {cfg.num_kv_heads} KV heads "
+             f"({cfg.attention_kind})",
+             f"Query heads {sharing} share KV head {kv_head}: same keys, different queries"]
+    if causal:
+        lines.append(f"Causal mask: removes {int(future.sum()):,} of {n * n:,} query-key pairs "
+                     f"(x: a token may not look at later tokens)")
+    elif unmasked:
+        lines.append(f"Mask OFF: on average {weights[future].sum() / n:.0%} of a query's "
+                     f"attention goes to later tokens - information a generator cannot have")
+    else:
+        lines.append("Mask OFF is not available in this engine version; showing the causal weights")
+    return "\n".join(lines)
+
+
+def _attention_config_changed(explorer: Explorer, name: str) -> None:
+    if name != "config":
+        return
+    cfg = TOY_CONFIGS[explorer.controls["config"].value]
+    explorer.controls["layer"].max = cfg.num_layers - 1
+    explorer.controls["head"].max = cfg.num_heads - 1
+
+
+def explore_attention(**defaults) -> Explorer:
+    """Attention weights of the toy model on a typed prompt: layer, head, causal-mask toggle."""
+    state: dict = {}
+    config = _pick(defaults, "config", next(iter(TOY_CONFIGS)))
+    cfg = TOY_CONFIGS[config]
+    controls = {
+        "prompt": widgets.Text(description="prompt", value=_pick(defaults, "prompt",
+                                                                 "The cat sat on the mat."),
+                               continuous_update=False, style=_STYLE,
+                               layout=widgets.Layout(width="420px")),
+        "config": _dropdown("model", list(TOY_CONFIGS), config),
+        "layer": _slider("layer", _pick(defaults, "layer", 0), 0, cfg.num_layers - 1),
+        "head": _slider("head", _pick(defaults, "head", 0), 0, cfg.num_heads - 1),
+        "causal": _checkbox("causal mask", _pick(defaults, "causal", True)),
+    }
+    _no_leftovers(defaults, "explore_attention")
+    render = lambda **v: _render_attention(state, **v)  # noqa: E731
+    return Explorer("Attention weights of the toy model", controls, render,
+                    on_change=_attention_config_changed)
+
+
+# ---- 4. sampling ----------------------------------------------------------------------------
+def _toy_logits(state: dict, prompt: str) -> np.ndarray:
+    """Next-token logits (vocab,) of the toy model after the prompt, cached per prompt."""
+    if prompt not in state:
+        model = state.setdefault("model", ToyModel(TOY, seed=0))
+        ids = ByteTokenizer().encode(prompt)[-model.config.max_position_embeddings + 1:]
+        state[prompt] = model.forward([(ids, model.new_cache())], last_token_only=True)[0][0]
+    return state[prompt]
+
+
+def _render_sampling(state: dict, *, prompt: str, temperature: float, top_k: int, top_p: float,
+                     seed: int):
+    logits = state.get("logits")
+    if logits is None:
+        if not prompt:
+            raise ValueError("type a prompt (at least one character)")
+        logits = _toy_logits(state, prompt)
+    params = SamplingParams(temperature=float(temperature), top_k=top_k or None,
+                            top_p=float(top_p), seed=int(seed))
+    drawn = int(Sampler().sample(logits[None, :], [params], [np.random.default_rng(seed)])[0])
+    labels = state["labels"]
+    fig, (ax,) = _figure(bottom=0.27)
+    plots.plot_sampling(logits, params, token_labels=labels, sampled_token=drawn, ax=ax)
+    return fig, _sampling_readout(logits, params, drawn, labels)
+
+
+def _sampling_readout(logits, params, drawn, labels) -> str:
+    from .sampler import probabilities
+    final = probabilities(logits, params)
+    kept = int(np.count_nonzero(final))
+    how = "greedy (temperature < 1e-5): always the most likely token" if params.is_greedy else \
+        f"temperature {params.temperature:g} then top-k {params.top_k or 'off'} then top-p {params.top_p:g}"
+    return "\n".join([
+        f"Rule: {how}",
+        f"Kept {kept:,} of {len(logits):,} tokens; the sampler draws only among them",
+        f"Drawn with seed {params.seed}: {labels[drawn]!r} (probability {final[drawn]:.3f})"])
+
+
+def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
+    """Next-token distribution with temperature, top-k (0 = off), top-p and a seeded draw.
+
+    By default the toy model's logits after ``prompt``; pass ``logits`` (vocab,) to explore
+    your own (``token_labels`` names them).
+    """
+    state: dict = {}
+    if logits is not None:
+        state["logits"] = np.asarray(logits, dtype=float)
+    n = len(state["logits"]) if logits is not None else TOY.vocab_size
+    tok = ByteTokenizer()
+    state["labels"] = list(token_labels) if token_labels is not None else (
+        [tok.token_str(i) for i in range(n)] if n == tok.vocab_size else [str(i) for i in range(n)])
+    controls = {
+        "prompt": widgets.Text(description="prompt", value=_pick(defaults, "prompt",
+                                                                 "Once upon a time"),
+                               continuous_update=False, disabled=logits is not None, style=_STYLE,
+                               layout=widgets.Layout(width="420px")),
+        "temperature": _slider("temperature", float(_pick(defaults, "temperature", 1.0)), 0.0, 2.0,
+                               0.05),
+        "top_k": _slider("top-k (0 = off)", _pick(defaults, "top_k", 0), 0, 50),
+        "top_p": _slider("top-p", float(_pick(defaults, "top_p", 1.0)), 0.05, 1.0, 0.05),
+        "seed": _slider("seed", _pick(defaults, "seed", 0), 0, 99),
+    }
+    _no_leftovers(defaults, "explore_sampling")
+    render = lambda **v: _render_sampling(state, **v)  # noqa: E731
+    return Explorer("Sampling: temperature, top-k, top-p", controls, render)
+
+
+# ---- timing on this machine ------------------------------------------------------------------
+_BLAS_THREADS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                 ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+                 ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run numpy's OpenBLAS on one thread inside the block, then restore its thread count.
+
+    The toy model's matrices are tiny: splitting them over threads only adds waiting, and on a
+    busy 2-core machine a threaded 96 x 64 matmul was measured at 65 ms instead of 2 ms. Timings
+    on one thread are stable and honest. A no-op when numpy's BLAS is not OpenBLAS.
+    """
+    setter = getter = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = [line.split()[-1] for line in maps
+                     if "openblas" in line.lower() and line.rstrip().endswith(".so")]
+        lib = ctypes.CDLL(paths[0]) if paths else None
+        for set_name, get_name in _BLAS_THREADS:
+            if lib is not None and hasattr(lib, set_name) and hasattr(lib, get_name):
+                setter, getter = getattr(lib, set_name), getattr(lib, get_name)
+                break
+    except OSError:  # no /proc (macOS, Windows) or the library cannot be opened: time as is
+        pass
+    if setter is None:
+        yield
+        return
+    before = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
+# ---- 5. KV-cache work -----------------------------------------------------------------------
+def _run_engine(prompt_len: int, max_new_tokens: int, use_kv_cache: bool):
+    """Per-step tokens processed (the engine's counters) and wall seconds, one greedy request."""
+    engine = LLMEngine(TOY, seed=0, use_kv_cache=use_kv_cache)
+    prompt = (list(b"The quick brown fox jumps over the lazy dog. ") * 8)[:prompt_len]
+    engine.add_request(prompt, SamplingParams(temperature=0.0, max_tokens=max_new_tokens,
+                                              ignore_eos=True))
+    seconds = []
+    while engine.has_unfinished_requests():
+        t0 = time.perf_counter()
+        engine.step()
+        seconds.append(time.perf_counter() - t0)
+    return np.array(engine.stats.tokens_processed_per_step), np.array(seconds)
+
+
+def _kv_work(state: dict, prompt_len: int, max_new_tokens: int, repeats: int = 3):
+    """Cumulative (tokens, seconds) with and without the cache; measured once per widget and
+    settings (so moving back to a setting redraws the same figure), each step's time the best
+    of ``repeats`` runs (a busy machine adds noise, never removes it)."""
+    key = (prompt_len, max_new_tokens)
+    if key not in state:
+        runs = []
+        for use_kv_cache in (True, False):
+            with one_blas_thread():
+                trials = [_run_engine(prompt_len, max_new_tokens, use_kv_cache)
+                          for _ in range(repeats)]
+            best = np.min([seconds for _, seconds in trials], axis=0)
+            runs.append((np.cumsum(trials[0][0]), np.cumsum(best)))
+        state[key] = tuple(runs)
+    return state[key]
+
+
+def _render_kv_cache_work(state: dict, *, prompt_len: int, max_new_tokens: int):
+    (with_tokens, with_s), (without_tokens, without_s) = _kv_work(state, prompt_len, max_new_tokens)
+    n = np.arange(1, max_new_tokens + 1)
+    fig, (ax_work, ax_time) = _figure(ncols=2, width=11.0)
+    plots.plot_kv_cache_work(n, with_tokens, without_tokens, prompt_len=prompt_len, ax=ax_work)
+    plots.plot_kv_cache_time(n, with_s, without_s, ax=ax_time)
+    expected_without, expected_with = count_work(prompt_len, max_new_tokens)
+    agree = "agrees" if (without_tokens[-1], with_tokens[-1]) == (expected_without, expected_with) \
+        else "DISAGREES"
+    return fig, "\n".join([
+        f"Generating {max_new_tokens} tokens after a {prompt_len}-token prompt:",
+        f"tokens processed without cache {int(without_tokens[-1]):,}, with cache "
+        f"{int(with_tokens[-1]):,} ({without_tokens[-1] / with_tokens[-1]:.1f}x less work; "
+        f"engine counters {agree} with count_work)",
+        f"wall time here: without {format_duration(without_s[-1])}, with "
+        f"{format_duration(with_s[-1])} ({without_s[-1] / with_s[-1]:.1f}x faster)"])
+
+
+def explore_kv_cache_work(**defaults) -> Explorer:
+    """Tokens processed and wall time with and without the KV cache, counted by the engine."""
+    state: dict = {}
+    controls = {
+        "prompt_len": _slider("prompt tokens", _pick(defaults, "prompt_len", 8), 1, 64),
+        "max_new_tokens": _slider("generated tokens", _pick(defaults, "max_new_tokens", 48), 1, 128),
+    }
+    _no_leftovers(defaults, "explore_kv_cache_work")
+    render = lambda **v: _render_kv_cache_work(state, **v)  # noqa: E731
+    return Explorer("What the KV cache saves", controls, render)
+
+
+# ---- 6. prefill vs decode timing on this machine -----------------------------------------------
+TIMING_MODELS = {"toy (hidden 64)": 64, "hidden 256": 256, "hidden 512": 512}
+
+
+def _timing_config(name: str):
+    hidden = TIMING_MODELS[name]
+    if hidden == TOY.hidden_size:
+        return TOY
+    return TOY.replace(name=f"toy-{hidden}", hidden_size=hidden, intermediate_size=hidden * 8 // 3
+                       // 16 * 16 + 16)
+
+
+def _time_prefill_decode(model: ToyModel, lengths: list[int], repeats: int = 3):
+    """Seconds for one n-token prefill and for n one-token decode steps, for each n.
+
+    Each prefill is the best of 3 x ``repeats`` runs and each decode step the best of
+    ``repeats``: on a shared machine other work only ever adds time.
+    """
+    warm = model.new_cache()
+    model.forward([(list(range(1, max(lengths) + 1)), warm)], last_token_only=True)  # warm-up
+    for i in range(8):
+        model.forward([([1 + i], warm)], last_token_only=True)
+    prefill = []
+    for n in lengths:
+        runs = []
+        for _ in range(3 * repeats):
+            t0 = time.perf_counter()
+            model.forward([(list(range(1, n + 1)), model.new_cache())], last_token_only=True)
+            runs.append(time.perf_counter() - t0)
+        prefill.append(min(runs))
+    steps = np.full((repeats, max(lengths)), np.inf)  # (repeats, n): seconds of each decode step
+    for r in range(repeats):
+        cache = model.new_cache()
+        for i in range(max(lengths)):
+            t0 = time.perf_counter()
+            model.forward([([1 + i % 255], cache)], last_token_only=True)
+            steps[r, i] = time.perf_counter() - t0
+    decode = np.cumsum(steps.min(axis=0))[np.array(lengths) - 1]
+    return np.array(prefill), decode
+
+
+def _render_prefill_decode(state: dict, *, model: str, max_tokens: int):
+    key = (model, max_tokens)
+    lengths = [2 ** i for i in range(0, int(np.log2(max_tokens)) + 1)]
+    if key not in state:
+        toy = ToyModel(_timing_config(model), seed=0)
+        with one_blas_thread():
+            state[key] = _time_prefill_decode(toy, lengths)
+    prefill, decode = state[key]
+    fig, (ax,) = _figure()
+    plots.plot_prefill_decode_timing(lengths, prefill, decode, model_name=model, ax=ax)
+    n = lengths[-1]
+    return fig, "\n".join([
+        f"{n} tokens as one prefill pass: {format_duration(prefill[-1])} "
+        f"({n / prefill[-1]:,.0f} tokens/s)",
+        f"{n} tokens as {n} decode steps: {format_duration(decode[-1])} "
+        f"({n / decode[-1]:,.0f} tokens/s), {decode[-1] / prefill[-1]:.1f}x slower",
+        "Each pass pays a fixed cost (reading every weight, Python overhead); prefill shares it "
+        "across all prompt tokens, decode pays it for every token"])
+
+
+def explore_prefill_decode(**defaults) -> Explorer:
+    """Measured time per token on this machine: one prefill pass vs many one-token decode steps."""
+    state: dict = {}
+    controls = {
+        "model": _dropdown("model", list(TIMING_MODELS), _pick(defaults, "model",
+                                                               "toy (hidden 64)")),
+        "max_tokens": _choice_slider("tokens", [8, 16, 32, 64, 128, 256],
+                                     _pick(defaults, "max_tokens", 64)),
+    }
+    _no_leftovers(defaults, "explore_prefill_decode")
+    render = lambda **v: _render_prefill_decode(state, **v)  # noqa: E731
+    return Explorer("Prefill vs decode on this machine", controls, render)
+
+
+# ---- 7. Little's law ------------------------------------------------------------------------
+def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str, gpu: str,
+                        context_len: int):
+    cfg, spec = get_model(model), get_gpu(gpu)
+    report = memory.vllm_kv_cache_report(cfg, spec, context_len)
+    needed = roofline.littles_law_concurrency(throughput_per_s, latency_s)
+    cap = report.max_concurrency
+    fig, (ax,) = _figure()
+    plots.plot_littles_law(throughput_per_s, latency_s, max_concurrency=cap, ax=ax,
+                           capacity_label=f"KV cache of {cfg.name} on {spec.name}, "
+                                          f"{context_len:,} tokens/request")
+    best = roofline.littles_law_throughput(cap, latency_s)
+    verdict = "fits" if needed <= cap else "does NOT fit: requests would queue"
+    return fig, "\n".join([
+        f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = {needed:,.1f} "
+        f"requests in flight",
+        f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens ({report.concurrency_line}) "
+        f"-> {verdict}",
+        f"Most throughput at this latency: {cap:,.1f} / {latency_s:g} s = {best:,.2f} requests/s"])
+
+
+def explore_littles_law(**defaults) -> Explorer:
+    """Little's law N = X * L against the concurrency the KV memory allows."""
+    controls = {
+        "throughput_per_s": _slider("throughput X (req/s)", float(_pick(defaults,
+                                    "throughput_per_s", 10.0)), 0.5, 100.0, 0.5),
+        "latency_s": _slider("latency L (s)", float(_pick(defaults, "latency_s", 5.0)), 0.5, 60.0,
+                             0.5),
+        "model": _dropdown("model", list_models(), _pick(defaults, "model", "Llama-3-8B")),
+        "gpu": _dropdown("GPU", list_gpus(), _pick(defaults, "gpu", "H100 SXM5 80GB")),
+        "context_len": _choice_slider("tokens per request", CONTEXTS[:7],
+                                      _pick(defaults, "context_len", 2048)),
+    }
+    _no_leftovers(defaults, "explore_littles_law")
+    return Explorer("Little's law: how many requests are in flight", controls, _render_littles_law)
