@@ -1,6 +1,6 @@
-"""Requests arriving at random and served, step by step, by the real ``LLMEngine``.
+"""Requests served step by step by the real ``LLMEngine``: counter traces and arrival simulations.
 
-A discrete-time queueing experiment for Little's law (N = X * L): every engine step is one tick
+``trace_counters`` records vLLM's two counters of every request after every step. A discrete-time queueing experiment for Little's law (N = X * L): every engine step is one tick
 of a clock of fixed length ``step_time_s``; a seeded Poisson draw decides how many requests join
 before each tick; the engine then runs one ``step()`` over everything unfinished.
 
@@ -132,3 +132,60 @@ def simulate_serving(*, rate_per_step: float = 0.4, num_arrival_steps: int = 60,
                             tokens_per_step=np.array(tokens, dtype=int))
 
 
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    """One request's counters right after one engine step."""
+
+    step: int
+    request_id: str
+    num_prompt_tokens: int
+    num_scheduled_tokens: int  # tokens of this request the step computed (0: waited)
+    num_tokens: int  # prompt + output tokens after the step
+    num_computed_tokens: int  # tokens whose K/V are cached after the step
+    sampled_token_id: int | None  # token appended in this step, if any
+    status: str  # RequestStatus name after the step
+
+    @property
+    def num_new_tokens(self) -> int:
+        """The gap the scheduler still has to close: num_tokens - num_computed_tokens."""
+        return self.num_tokens - self.num_computed_tokens
+
+    @property
+    def phase(self) -> str:
+        """'prefill', 'prefill (chunk)', 'decode', 'waiting' or 'finished': what this step was."""
+        if self.num_scheduled_tokens == 0:
+            return "waiting"
+        if self.num_computed_tokens - self.num_scheduled_tokens < self.num_prompt_tokens:
+            return "prefill" if self.sampled_token_id is not None else "prefill (chunk)"
+        return "decode"
+
+
+def trace_counters(engine: LLMEngine, max_steps: int = 10_000) -> list[CounterRow]:
+    """Step ``engine`` until it is empty; one row per live request per step, in step order."""
+    rows = []
+    for _ in range(max_steps):
+        if not engine.has_unfinished_requests():
+            return rows
+        live = list(engine.requests)
+        out = engine.step()
+        rows += [CounterRow(out.step_index, r.request_id, r.num_prompt_tokens,
+                            out.num_scheduled_tokens.get(r.request_id, 0), r.num_tokens,
+                            r.num_computed_tokens, out.sampled_token_ids.get(r.request_id),
+                            r.status.name) for r in live]
+    raise RuntimeError(f"engine did not finish within max_steps={max_steps}")
+
+
+def format_counter_table(rows: list[CounterRow], tokenizer=None) -> str:
+    """A fixed-width text table of ``rows``; sampled ids shown with ``tokenizer.token_str`` if given."""
+    head = (f"{'step':>4} {'request':>7} {'phase':>15} {'computed now':>12} {'num_tokens':>10} "
+            f"{'num_computed':>12} {'gap':>4} {'sampled':>8}  status")
+    lines = [head]
+    for r in rows:
+        sampled = "" if r.sampled_token_id is None else (
+            repr(tokenizer.token_str(r.sampled_token_id)) if tokenizer else str(r.sampled_token_id))
+        lines.append(f"{r.step:>4} {r.request_id:>7} {r.phase:>15} {r.num_scheduled_tokens:>12} "
+                     f"{r.num_tokens:>10} {r.num_computed_tokens:>12} {r.num_new_tokens:>4} "
+                     f"{sampled:>8}  {r.status}")
+    return "\n".join(lines)

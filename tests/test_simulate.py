@@ -64,3 +64,44 @@ def test_poisson_arrivals_mean_and_validation():
     assert counts.mean() == pytest.approx(2.0, rel=0.03)
     with pytest.raises(ValueError):
         poisson_arrivals(-1.0, 5, np.random.default_rng(0))
+
+
+def _engine_with(prompt_len, max_tokens, budget=None):
+    from mini_vllm.engine import LLMEngine
+    from mini_vllm.sampler import SamplingParams
+
+    engine = LLMEngine(seed=0, max_num_batched_tokens=budget)
+    engine.add_request([65] * prompt_len, SamplingParams(temperature=0.0, max_tokens=max_tokens,
+                                                        ignore_eos=True))
+    return engine
+
+
+def test_trace_counters_prefill_then_decode():
+    from mini_vllm.simulate import trace_counters
+
+    rows = trace_counters(_engine_with(10, 4))
+    assert [r.num_scheduled_tokens for r in rows] == [10, 1, 1, 1]
+    assert [r.num_computed_tokens for r in rows] == [10, 11, 12, 13]
+    assert [r.num_tokens for r in rows] == [11, 12, 13, 14]
+    assert all(r.num_new_tokens == 1 for r in rows)
+    assert rows[-1].status == "FINISHED_LENGTH"
+
+
+def test_trace_counters_chunked_prefill_respects_budget():
+    from mini_vllm.simulate import trace_counters
+
+    rows = trace_counters(_engine_with(20, 3, budget=6))
+    assert [r.num_scheduled_tokens for r in rows] == [6, 6, 6, 2, 1, 1]
+    assert [r.sampled_token_id is not None for r in rows] == [False] * 3 + [True] * 3
+    assert (rows[-1].num_tokens, rows[-1].num_computed_tokens) == (23, 22)
+
+
+def test_phases_and_table():
+    from mini_vllm.simulate import format_counter_table, trace_counters
+    from mini_vllm.tokenizer import ByteTokenizer
+
+    rows = trace_counters(_engine_with(20, 2, budget=8))
+    assert [r.phase for r in rows] == ["prefill (chunk)", "prefill (chunk)", "prefill", "decode"]
+    table = format_counter_table(rows, ByteTokenizer())
+    assert len(table.splitlines()) == len(rows) + 1
+    assert "prefill (chunk)" in table
