@@ -23,10 +23,14 @@ def model():
     return ToyModel(TOY, seed=0)
 
 
-def test_work_for_the_five_token_prompt(lab):
-    assert lab.work_without_cache(5, 10) == 95
-    assert lab.work_with_cache(5, 10) == 14  # not 15: the 10th token is never fed back in
-    assert lab.work_without_cache(5, 1) == lab.work_with_cache(5, 1) == 5  # one step: just prefill
+def test_work_without_cache_for_the_five_token_prompt(lab):
+    assert lab.work_without_cache(5, 10) == 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14 == 95
+    assert lab.work_without_cache(5, 1) == 5  # one step: just the prompt
+
+
+def test_work_with_cache_for_the_five_token_prompt(lab):
+    assert lab.work_with_cache(5, 10) == 5 + 9 == 14  # not 15: the 10th token is never fed back in
+    assert lab.work_with_cache(5, 1) == 5  # one step: just the prompt (prefill)
 
 
 @pytest.mark.parametrize("prompt_len", [1, 5, 17])

@@ -35,6 +35,14 @@ def test_llama3_8b_bytes_per_sequence(lab, llama8b):
     assert lab.kv_bytes_per_sequence(llama8b, 0) == 0
 
 
+def test_max_concurrent_sequences_rounds_down_and_never_goes_negative(lab):
+    assert lab.max_concurrent_sequences(100, 30, 10) == 7
+    assert lab.max_concurrent_sequences(100, 30, 7) == 10  # 70 / 7 exactly
+    assert lab.max_concurrent_sequences(100, 30, 71) == 0  # not even one sequence fits
+    assert lab.max_concurrent_sequences(100, 130, 10) == 0  # the weights alone do not fit
+    assert isinstance(lab.max_concurrent_sequences(24 * GiB, 16e9, 0.25 * GiB), int)
+
+
 def test_llama3_8b_users_on_a_24_gib_card(lab, llama8b):
     weights = lab.weight_bytes(LLAMA3_8B_PARAMS, "bfloat16")
     assert weights == 16_060_522_496  # about 14.96 GiB: what is left for KV is about 9.04 GiB

@@ -49,7 +49,9 @@ def top_p_filter(logits: np.ndarray, p: float) -> np.ndarray:
     if p >= 1:
         return logits
     probs = softmax(logits)
-    order = np.argsort(-probs, kind="stable")  # most likely first, ties by token id
+    # Rank by logit (most likely first, ties by id): logits 1e-90 apart have equal float
+    # probabilities but a definite order, and the argmax must come first.
+    order = np.argsort(-logits, kind="stable")
     mass_before = np.cumsum(probs[order]) - probs[order]  # mass of the strictly better tokens
     keep = np.zeros(logits.size, dtype=bool)
     keep[order[mass_before < p]] = True  # the first token has mass_before 0, so one always stays

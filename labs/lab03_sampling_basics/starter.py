@@ -41,8 +41,8 @@ def top_p_filter(logits: np.ndarray, p: float) -> np.ndarray:
     """Logits with -inf outside the nucleus: the most likely tokens up to and including the one
     whose cumulative probability reaches p."""
     # TODO: p >= 1 keeps everything. Otherwise: probabilities with your softmax; order tokens from
-    #       most to least likely (np.argsort(-probs, kind="stable"): ties by id); keep a token when
-    #       the mass of the tokens before it is < p. The first token is always kept.
+    #       most to least likely by LOGIT (np.argsort(-logits, kind="stable"): ties by id); keep a
+    #       token when the mass of the tokens before it is < p. The first token is always kept.
     raise NotImplementedError("Lab 3: top_p_filter is not implemented yet")
 
 

@@ -62,6 +62,13 @@ def test_top_p_boundary_is_inclusive(lab):
     assert kept(1.0) == [True] * 4
 
 
+def test_top_p_ranks_by_logit(lab):
+    # Logits 1e-300 apart have equal float probabilities (0.5, 0.5) but the second is the argmax.
+    nearly_tied = np.array([0.0, 1e-300])
+    assert np.isfinite(lab.top_p_filter(nearly_tied, 0.5)).tolist() == [False, True]
+    assert lab.sample(nearly_tied, np.random.default_rng(0), top_p=0.5) == lab.greedy(nearly_tied)
+
+
 def test_top_p_on_a_skewed_distribution(lab):
     logits = np.log(np.array([0.1, 0.6, 0.3]))
     assert np.isfinite(lab.top_p_filter(logits, 0.7)).tolist() == [False, True, True]

@@ -15,6 +15,7 @@ PEAK_BF16 = 312e12  # FLOP/s, dense (no 2:4 sparsity)
 BANDWIDTH = 2.039e12  # byte/s
 BF16 = 2  # bytes per parameter
 LLAMA3_8B_NOMINAL = 8e9  # the "8B" of the name; the checkpoint holds 8,030,261,248
+RIDGE = PEAK_BF16 / BANDWIDTH  # 153.016... FLOP/byte; each test below checks one function
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,12 @@ def test_intensity_does_not_depend_on_model_size(lab):
 
 
 def test_utilization_of_single_stream_decode(lab):
-    ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
-    used = lab.utilization(lab.arithmetic_intensity(1, BF16), ridge)
+    ridge = RIDGE
+    used = lab.utilization(1.0, ridge)  # decode at batch 1 in bf16: 1 FLOP/byte
     assert used == 1 / ridge
     assert round(100 * used, 2) == 0.65  # percent of the tensor cores doing work
-    assert lab.utilization(lab.arithmetic_intensity(2048, BF16), ridge) == 1.0  # capped
+    assert lab.utilization(2048.0, ridge) == 1.0  # a 2048-token prefill: capped at the peak
+    assert lab.utilization(ridge / 2, ridge) == 0.5
 
 
 def test_decode_speed_limit(lab):
@@ -70,20 +72,19 @@ def test_decode_speed_limit(lab):
 
 
 def test_critical_batch_size(lab):
-    ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
+    ridge = RIDGE
     batch = lab.critical_batch_size(ridge, BF16)
     assert batch == ridge
-    assert math.ceil(batch) == 154  # the first whole batch on the compute-bound side
-    assert lab.arithmetic_intensity(154, BF16) >= ridge > lab.arithmetic_intensity(153, BF16)
+    assert math.ceil(batch) == 154  # the first whole batch on the compute-bound side (153 < ridge)
     assert lab.critical_batch_size(ridge, 1) == ridge / 2  # 8-bit weights reach it at half the batch
 
 
 def test_regime(lab):
-    ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
-    assert lab.regime(lab.arithmetic_intensity(1, BF16), ridge) == "memory-bound"
-    assert lab.regime(lab.arithmetic_intensity(153, BF16), ridge) == "memory-bound"
-    assert lab.regime(lab.arithmetic_intensity(154, BF16), ridge) == "compute-bound"
-    assert lab.regime(lab.arithmetic_intensity(2048, BF16), ridge) == "compute-bound"
+    ridge = RIDGE  # bf16 intensities below are FLOP/byte = tokens per weight read
+    assert lab.regime(1.0, ridge) == "memory-bound"  # decode, batch 1
+    assert lab.regime(153.0, ridge) == "memory-bound"  # decode, batch 153
+    assert lab.regime(154.0, ridge) == "compute-bound"  # decode, batch 154
+    assert lab.regime(2048.0, ridge) == "compute-bound"  # prefill of 2048 tokens
     assert lab.regime(ridge, ridge) == "compute-bound"  # the ridge itself: both limits meet
 
 
@@ -93,13 +94,12 @@ def test_memory_time_over_compute_time_is_the_critical_batch(lab):
     compute_s = 2 * LLAMA3_8B_NOMINAL / PEAK_BF16
     assert round(memory_s * 1e3, 2) == 7.85  # ms
     assert round(compute_s * 1e3, 3) == 0.051  # ms
-    ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
-    assert math.isclose(memory_s / compute_s, lab.critical_batch_size(ridge, BF16), rel_tol=1e-12)
+    assert math.isclose(memory_s / compute_s, RIDGE * BF16 / 2, rel_tol=1e-12)  # 153x
 
 
 def test_agrees_with_mini_vllm_roofline_for_llama3_8b(lab, a100):
     cfg = catalog.get_model("Llama-3-8B")  # bf16 weights, dense
-    ridge = lab.ridge_point(a100.peak_flops("bfloat16"), a100.bandwidth_bytes_per_s)
+    ridge = roofline.ridge_point(a100, "bfloat16")
     for batch in (1, 8, 64, 153, 154, 512):
         ours = lab.arithmetic_intensity(batch, BF16)
         assert math.isclose(ours, roofline.decode_intensity(cfg, batch), rel_tol=1e-12)

@@ -1,0 +1,149 @@
+"""Grade a lab from Python (or a notebook): run its tests in a fresh interpreter, summarise.
+
+    python labs/grade.py lab01_kv_cache_speedup --impl starter
+
+Used by notebooks/00_40_labs.ipynb. The tests run in a subprocess with LAB_IMPL set, so an edited
+starter.py is always re-read and a failing test never stops the caller. Nothing is written to the
+lab's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+LABS_DIR = Path(__file__).resolve().parent
+REPO_DIR = LABS_DIR.parent
+LAB_NAMES = ("lab01_kv_cache_speedup", "lab02_kv_memory_calculator", "lab03_sampling_basics",
+             "lab04_prefill_vs_decode")
+
+
+@dataclass
+class Verdict:
+    """The outcome of one lab's tests against one implementation."""
+
+    lab: str
+    impl: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (test, one-line reason)
+
+    @property
+    def num_tests(self) -> int:
+        """Tests that ran."""
+        return len(self.passed) + len(self.failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when every test passed."""
+        return bool(self.passed) and not self.failed
+
+    @property
+    def missing(self) -> list[str]:
+        """The distinct 'Lab N: f is not implemented yet' messages, in order of appearance."""
+        return list(dict.fromkeys(m for _, m in self.failed if "is not implemented yet" in m))
+
+    def __str__(self) -> str:
+        title = f"Lab {int(self.lab[3:5])}"
+        lines = [f"{title} ({self.lab}) graded against {self.impl}.py: "
+                 f"{len(self.passed)} of {self.num_tests} tests pass"]
+        lines += [f"  ✗ {test}: {reason}" for test, reason in self.failed]
+        if self.ok:
+            lines.append(f"  ✓ all {self.num_tests} tests pass")
+        return "\n".join(lines)
+
+
+def _lab_dir(lab: str) -> Path:
+    matches = [name for name in LAB_NAMES if name == lab or name.startswith(lab)]
+    if len(matches) != 1:
+        raise ValueError(f"unknown lab {lab!r}; labs: {', '.join(LAB_NAMES)}")
+    return LABS_DIR / matches[0]
+
+
+def _check_impl(impl: str) -> str:
+    if impl not in ("starter", "solution"):
+        raise ValueError(f"impl must be 'starter' or 'solution'; got {impl!r}")
+    return impl
+
+
+def load(lab: str, impl: str = "starter") -> ModuleType:
+    """A fresh import of the lab's starter.py or solution.py (re-read on every call)."""
+    path = _lab_dir(lab) / f"{_check_impl(impl)}.py"
+    spec = importlib.util.spec_from_file_location(f"_try_{path.parent.name}_{impl}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def attempt(function, *args, **kwargs):
+    """Call ``function``; print its result, or the one-line message if it is not written yet."""
+    try:
+        result = function(*args, **kwargs)
+    except NotImplementedError as exc:
+        print(f"✗ {exc}")
+        return None
+    print(f"{function.__name__}{args} -> {result!r}")
+    return result
+
+
+def _parse_junit(xml_path: Path, verdicts: dict[str, Verdict]) -> dict[str, Verdict]:
+    for case in ET.parse(xml_path).getroot().iter("testcase"):
+        where = f"{case.get('classname', '')} {case.get('file', '')}"
+        lab = next((name for name in verdicts if name in where), None)
+        if lab is None:
+            continue
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            if case.find("skipped") is None:
+                verdicts[lab].passed.append(case.get("name"))
+            continue
+        reason = (problem.get("message") or problem.text or "failed").strip().splitlines()[0]
+        verdicts[lab].failed.append((case.get("name"), reason))
+    return verdicts
+
+
+def grade_all(labs=LAB_NAMES, impl: str = "starter", timeout_s: float = 300) -> dict[str, Verdict]:
+    """Run several labs' tests with LAB_IMPL=impl in ONE subprocess; a verdict per lab."""
+    lab_dirs, impl = [_lab_dir(lab) for lab in labs], _check_impl(impl)
+    env = dict(os.environ, LAB_IMPL=impl, PYTHONDONTWRITEBYTECODE="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        xml_path = Path(tmp) / "report.xml"
+        # The repository's addopts switch on nbval for the notebooks, whose import costs seconds
+        # and which a lab does not need: replace them with the one option the labs rely on.
+        cmd = [sys.executable, "-m", "pytest", *map(str, lab_dirs), "-q", "-p", "no:cacheprovider",
+               "-p", "no:nbval", "-o", "addopts=", "--import-mode=importlib",
+               f"--junitxml={xml_path}", "-o", "junit_family=xunit1"]
+        proc = subprocess.run(cmd, cwd=REPO_DIR, env=env, capture_output=True, text=True,
+                              timeout=timeout_s, stdin=subprocess.DEVNULL)
+        if not xml_path.exists():  # pytest could not even start: show why
+            raise RuntimeError(f"pytest did not run (exit {proc.returncode}):\n"
+                               f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        return _parse_junit(xml_path, {d.name: Verdict(d.name, impl) for d in lab_dirs})
+
+
+def grade(lab: str, impl: str = "starter", timeout_s: float = 120) -> Verdict:
+    """Run one lab's test_lab.py with LAB_IMPL=impl in a subprocess; return its verdict."""
+    return grade_all([lab], impl, timeout_s)[_lab_dir(lab).name]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labs", nargs="*", default=list(LAB_NAMES), help="lab folder names")
+    parser.add_argument("--impl", default="starter", choices=("starter", "solution"))
+    args = parser.parse_args(argv)
+    verdicts = grade_all(args.labs, args.impl).values()
+    print("\n\n".join(str(v) for v in verdicts))
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
