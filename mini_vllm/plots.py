@@ -201,7 +201,7 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
         ys, xs = np.nonzero(np.asarray(masked))
         ax.scatter(xs, ys, marker="x", s=30, color=GREY, linewidths=1.2,
                    label="removed by the causal mask")
-    labels = [repr(t)[1:-1] if t.strip() else "␣" * len(t) or "''" for t in tokens]
+    labels = [_token_label(t) for t in tokens]
     n_keys, n_q = w.shape[1], w.shape[0]
     step = max(1, int(np.ceil(n_keys / 24)))  # keep labels readable for long prompts
     ax.set_xticks(range(0, n_keys, step), labels[::step], rotation=90)
@@ -219,6 +219,13 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
     if masked is not None and np.any(masked):
         ax.legend(fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
     return ax
+
+
+def _token_label(token: str) -> str:
+    """A visible tick label: a space becomes '␣', control characters their escape."""
+    if token and not token.strip(" "):
+        return "␣" * len(token)
+    return token if token.isprintable() else repr(token)[1:-1]
 
 
 # ---- 4. sampling ----------------------------------------------------------------------------
@@ -250,7 +257,8 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
         ax.plot([j], [max(tempered[sampled_token], final[sampled_token]) + 0.02], "v",
                 color=OKABE_ITO["orange"], ms=12, label="drawn")
     labels = token_labels if token_labels is not None else [str(i) for i in range(len(logits))]
-    ax.set_xticks(x, [labels[i] for i in order], rotation=60 if len(order) > 12 else 0)
+    ax.set_xticks(x, [_token_label(labels[i]) for i in order],
+                  rotation=60 if len(order) > 12 else 0)
     ax.set_xlim(-0.6, len(order) - 0.4)
     ax.set_ylim(0, min(1.05, max(final.max(), tempered[order].max()) * 1.15 + 0.03))
     tk = "all" if params.top_k is None else params.top_k

@@ -78,9 +78,12 @@ class Explorer(widgets.VBox):
         """Current value of every control, by name."""
         return {name: c.value for name, c in self.controls.items()}
 
-    def render(self, **values) -> tuple[Figure | None, str]:
-        """(figure or None, readout text) for the current values overridden by ``values``."""
-        return safe_render(self._render, {**self.values, **values})
+    def render(self, **values) -> tuple[Figure, str]:
+        """(figure, readout text) for the current values overridden by ``values``.
+
+        Pure (the controls do not move) and strict: a bad combination raises ValueError.
+        """
+        return self._render(**{**self.values, **values})
 
     def update(self, **values) -> str:
         """Set controls (names as in ``controls``), redraw once, return the readout text."""
@@ -110,7 +113,7 @@ class Explorer(widgets.VBox):
 
     def redraw(self) -> str:
         """Render the current values into the Output and the readout; return the readout text."""
-        fig, text = self.render()
+        fig, text = safe_render(self._render, self.values)
         self.figure, self.readout_text = fig, text
         self.readout.value = _readout_html(text)
         png = figure_png(fig) if fig is not None else None
@@ -122,14 +125,21 @@ class Explorer(widgets.VBox):
 
 
 def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
-    """Call ``render(**values)``; an exception or warning becomes a readable readout line."""
+    """Call ``render(**values)``; an exception or warning becomes a readable readout line.
+
+    A ValueError is the calculators' way of saying "this combination is impossible" (weights
+    that do not fit, ...): its message is shown as is. Anything else is a bug, still shown
+    as one line (the tests fail on 'internal error' and 'warning:').
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             fig, text = render(**values)
-        except Exception as exc:  # any bad slider combination: say why, draw nothing
+        except ValueError as exc:
             return None, f"⚠ {exc}"
-    notes = [f"⚠ {w.message}" for w in caught]
+        except Exception as exc:  # never a traceback under a slider
+            return None, f"⚠ internal error ({type(exc).__name__}): {exc}"
+    notes = [f"⚠ warning: {w.message}" for w in caught]
     return fig, "\n".join([text] + notes)
 
 

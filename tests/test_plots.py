@@ -1,0 +1,222 @@
+"""plots.py draws the calculators' numbers: check the data on the Axes, labels and titles (Agg)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mini_vllm import memory, plots, roofline  # noqa: E402
+from mini_vllm.catalog import get_model  # noqa: E402
+from mini_vllm.hardware import get_gpu  # noqa: E402
+from mini_vllm.sampler import SamplingParams, probabilities  # noqa: E402
+from mini_vllm.style import CYCLE, OKABE_ITO, use_projector_style  # noqa: E402
+from mini_vllm.units import GiB  # noqa: E402
+
+LLAMA = get_model("Llama-3-8B")
+A100 = get_gpu("A100 SXM4 80GB")
+H100 = get_gpu("H100 SXM5 80GB")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    return ax
+
+
+def _line(ax, label):
+    return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+def _has_units(label: str) -> bool:
+    return "(" in label and ")" in label
+
+
+# ---- roofline -------------------------------------------------------------------------------
+def test_roofline_roof_ridge_and_points(ax):
+    plots.plot_roofline(A100, LLAMA, batch_sizes=(1, 8, 64), prompt_len=512, ax=ax)
+    roof = _line(ax, f"{A100.name} roof")
+    x, y = roof.get_data()
+    expected = [min(A100.peak_flops("bfloat16"), i * A100.bandwidth_bytes_per_s) for i in x]
+    np.testing.assert_allclose(y, expected)
+    decode = _line(ax, "decode")
+    np.testing.assert_allclose(decode.get_xdata(), [1.0, 8.0, 64.0])  # bf16: intensity = B
+    np.testing.assert_allclose(decode.get_ydata(),
+                               [roofline.attainable_flops(A100, b) for b in (1, 8, 64)])
+    prefill = _line(ax, "prefill 512 tok")
+    assert prefill.get_xdata()[0] == pytest.approx(roofline.prefill_intensity(LLAMA, 512))
+    ridge = roofline.ridge_point(A100)
+    assert any(t.get_text() == f"ridge {ridge:,.0f} FLOP/B" for t in ax.texts)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert "Llama-3-8B" in ax.get_title() and A100.name in ax.get_title()
+    assert _has_units(ax.get_xlabel()) and _has_units(ax.get_ylabel())
+    assert "FLOP/byte" in ax.get_xlabel() and "FLOP/s" in ax.get_ylabel()
+    # memory-bound region shaded left of the ridge, compute-bound right of it
+    spans = [p for p in ax.patches]
+    assert len(spans) == 2
+    assert spans[0].get_x() + spans[0].get_width() == pytest.approx(ridge)
+
+
+def test_roofline_two_gpus_and_measured(ax):
+    measured = [(1.0, 1e12), (10.0, 9e12)]
+    plots.plot_roofline([A100, H100], LLAMA, measured=measured, measured_label="H100 measured",
+                        ax=ax)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert f"{A100.name} roof" in labels and f"{H100.name} roof" in labels
+    m = _line(ax, "H100 measured")
+    np.testing.assert_allclose(m.get_xdata(), [1.0, 10.0])
+    np.testing.assert_allclose(m.get_ydata(), [1e12, 9e12])
+    assert H100.name in ax.get_title()
+
+
+def test_roofline_without_model_only_draws_roofs(ax):
+    plots.plot_roofline(A100, ax=ax)
+    assert [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")] \
+        == [f"{A100.name} roof"]
+
+
+# ---- KV growth ------------------------------------------------------------------------------
+def test_kv_growth_lines_and_fit_marker(ax):
+    plots.plot_kv_growth(LLAMA, H100, context_len=8192, batch_size=8, ax=ax)
+    per_token = memory.kv_bytes_per_token(LLAMA)
+    batch = _line(ax, "KV of 8 sequences")
+    x, y = batch.get_data()
+    np.testing.assert_allclose(y, x * per_token * 8 / GiB)
+    one = _line(ax, "KV of 1 sequence")
+    np.testing.assert_allclose(one.get_ydata(), one.get_xdata() * per_token / GiB)
+    free = memory.free_kv_bytes(LLAMA, H100)
+    limit = next(line for line in ax.get_lines() if line.get_label().startswith("memory left"))
+    assert limit.get_ydata()[0] == pytest.approx(free / GiB)
+    fit_len = free / (per_token * 8)
+    marker = next(line for line in ax.get_lines() if line.get_marker() == "X")
+    assert marker.get_xdata()[0] == pytest.approx(fit_len)
+    naive = memory.max_sequences_naive(LLAMA, H100, 8192)
+    assert any(f"{naive:,} sequences fit" in t.get_text() and f"sequence {naive + 1:,} does not"
+               in t.get_text() for t in ax.texts)
+    assert "8 KV heads" in ax.get_title() and "batch 8" in ax.get_title()
+    assert "(tokens)" in ax.get_xlabel() and "(GiB)" in ax.get_ylabel()
+
+
+def test_kv_growth_fp8_halves_the_slope(ax):
+    plots.plot_kv_growth(LLAMA, H100, context_len=4096, batch_size=1, kv_dtype="fp8", ax=ax)
+    line = _line(ax, "KV of 1 sequence")
+    x, y = line.get_data()
+    np.testing.assert_allclose(y, x * memory.kv_bytes_per_token(LLAMA) / 2 / GiB)
+    assert "fp8" in ax.get_title()
+
+
+def test_kv_growth_weights_that_do_not_fit_raise_a_readable_error(ax):
+    with pytest.raises(ValueError, match="do not fit"):
+        plots.plot_kv_growth(get_model("Llama-3.1-405B"), H100, ax=ax)
+
+
+# ---- attention ------------------------------------------------------------------------------
+def test_attention_heatmap_ticks_and_mask(ax):
+    w = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    masked = np.triu(np.ones((3, 3), bool), 1)
+    plots.plot_attention(w, ["a", " ", "\n"], layer=1, head=2, kv_head=1, heads_sharing=[2, 3],
+                         masked=masked, ax=ax)
+    np.testing.assert_allclose(ax.images[0].get_array(), w)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "␣", "\\n"]
+    assert len(ax.collections[0].get_offsets()) == 3  # one x per masked cell
+    title = ax.get_title()
+    assert "layer 1" in title and "head 2" in title and "KV head 1" in title and "2, 3" in title
+    assert ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_attention_rejects_bad_shapes(ax):
+    with pytest.raises(ValueError, match="num_keys"):
+        plots.plot_attention(np.ones((2, 3)), ["a", "b"], ax=ax)
+
+
+# ---- sampling -------------------------------------------------------------------------------
+def test_sampling_bars_kept_tokens_and_boundary(ax):
+    logits = np.array([3.0, 2.0, 1.0, 0.0, -1.0])
+    params = SamplingParams(temperature=1.0, top_p=0.8)
+    plots.plot_sampling(logits, params, token_labels=list("abcde"), sampled_token=1, ax=ax)
+    tempered = np.exp(logits) / np.exp(logits).sum()
+    final = probabilities(logits, params)
+    bars = ax.containers
+    np.testing.assert_allclose([b.get_height() for b in bars[0]], tempered)
+    np.testing.assert_allclose([b.get_height() for b in bars[1]], final)
+    kept = int(np.count_nonzero(final))
+    blue = matplotlib.colors.to_rgba(OKABE_ITO["blue"])
+    assert sum(b.get_facecolor() == blue for b in bars[0]) == kept
+    boundary = next(line for line in ax.get_lines() if line.get_label().startswith("boundary"))
+    assert boundary.get_xdata()[0] == pytest.approx(kept - 0.5)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("abcde")
+    assert "top-p=0.8" in ax.get_title() and f"{kept:,} of 5 tokens kept" in ax.get_title()
+    assert _line(ax, "drawn").get_xdata()[0] == 1
+
+
+def test_sampling_greedy_keeps_one_token(ax):
+    plots.plot_sampling(np.array([0.0, 5.0, 1.0]), SamplingParams(temperature=0.0), ax=ax)
+    heights = [b.get_height() for b in ax.containers[1]]
+    assert heights == [1.0, 0.0, 0.0]  # sorted: the argmax first
+    assert "1 of 3 tokens kept" in ax.get_title()
+
+
+# ---- KV-cache work, timing, Little's law ----------------------------------------------------
+def test_kv_cache_work_lines(ax):
+    n = np.arange(1, 5)
+    plots.plot_kv_cache_work(n, [5, 6, 7, 8], [5, 11, 18, 26], prompt_len=5, ax=ax)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [5, 11, 18, 26])
+    np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [5, 6, 7, 8])
+    assert "prompt 5 tokens" in ax.get_title()
+    assert "(count)" in ax.get_ylabel()
+
+
+def test_kv_cache_time_in_ms(ax):
+    plots.plot_kv_cache_time([1, 2], [0.001, 0.002], [0.001, 0.004], ax=ax)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 4.0])
+    assert "(ms)" in ax.get_ylabel()
+
+
+def test_prefill_decode_timing_per_token(ax):
+    plots.plot_prefill_decode_timing([1, 4], [1e-4, 2e-4], [1e-4, 4e-4], ax=ax)
+    prefill, decode = ax.get_lines()
+    np.testing.assert_allclose(prefill.get_ydata(), [100.0, 50.0])  # µs per token
+    np.testing.assert_allclose(decode.get_ydata(), [100.0, 100.0])
+    assert "(µs)" in ax.get_ylabel() and "this machine" in ax.get_title()
+
+
+def test_littles_law_point_and_capacity(ax):
+    plots.plot_littles_law(10.0, 5.0, max_concurrency=208.4, capacity_label="KV", ax=ax)
+    point = next(line for line in ax.get_lines() if line.get_marker() == "o")
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == (10.0, 50.0)
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), line.get_xdata() * 5.0)
+    cap = next(line for line in ax.get_lines() if line.get_label().startswith("memory holds"))
+    assert cap.get_ydata()[0] == 208.4
+    assert "L = 5 s" in ax.get_title() and "(requests/s)" in ax.get_xlabel()
+
+
+# ---- house rules ----------------------------------------------------------------------------
+def test_no_global_rcparams_change_and_no_show(monkeypatch):
+    before = dict(matplotlib.rcParams)
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called"))
+    axes = [plots.plot_roofline(A100, LLAMA), plots.plot_kv_growth(LLAMA, H100),
+            plots.plot_attention(np.eye(2), ["a", "b"]),
+            plots.plot_sampling(np.zeros(4), SamplingParams()),
+            plots.plot_kv_cache_work([1], [1], [1]),
+            plots.plot_prefill_decode_timing([1], [1e-3], [1e-3]),
+            plots.plot_littles_law(1.0, 1.0)]
+    assert dict(matplotlib.rcParams) == before
+    for a in axes:
+        assert a.get_title() and a.get_xlabel() and a.get_ylabel()
+
+
+def test_projector_style_is_a_context():
+    before = matplotlib.rcParams["axes.titlesize"]
+    with use_projector_style():
+        assert matplotlib.rcParams["axes.titlesize"] == 13
+    assert matplotlib.rcParams["axes.titlesize"] == before
+    assert CYCLE[0] == OKABE_ITO["blue"]
