@@ -25,7 +25,7 @@ import math
 from .config import ModelConfig
 from .hardware import GPUSpec, get_gpu
 from .memory import (_check_count, _check_positive, kv_bytes_per_sequence, num_active_params,
-                     weight_bytes)
+                     num_params, param_breakdown, weight_bytes)
 
 
 def _gpu(gpu) -> GPUSpec:
@@ -64,6 +64,26 @@ def attainable_flops(gpu, intensity: float, dtype: str = "bfloat16") -> float:
 def flops_per_token(cfg: ModelConfig) -> int:
     """2 x active parameters: one multiply and one add per weight used."""
     return 2 * num_active_params(cfg)
+
+
+def flops_per_token_breakdown(cfg: ModelConfig, context_len: int = 0) -> dict[str, int]:
+    """FLOP one token costs by part, attending over context_len cached keys (itself included).
+
+    'attention_projections' (q, k, v, o), 'mlp' (active experts and router for MoE), 'lm_head'
+    (the vocabulary projection, run even when tied) are 2 x the weights used; 'attention_scores'
+    is q.k over context_len keys plus the weighted sum of as many values: it grows with context.
+    The napkin flops_per_token (2 x all active parameters) differs by the embedding and norms.
+    """
+    _check_count("context_len", context_len, minimum=0)
+    parts = param_breakdown(cfg)
+    active_mlp = parts["mlp"] - (num_params(cfg) - num_active_params(cfg))
+    if cfg.is_mla:
+        qk_dim, v_dim = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, cfg.v_head_dim
+    else:
+        qk_dim = v_dim = cfg.head_dim
+    scores = 2 * cfg.num_layers * cfg.num_heads * (qk_dim + v_dim) * context_len
+    return {"attention_projections": 2 * parts["attention"], "mlp": 2 * active_mlp,
+            "lm_head": 2 * cfg.vocab_size * cfg.hidden_size, "attention_scores": scores}
 
 
 def decode_flops(cfg: ModelConfig, batch_size: int = 1) -> int:

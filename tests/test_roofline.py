@@ -141,3 +141,24 @@ def test_intensity_and_throughput_grow_with_batch(batch, ctx, gpu):
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_flops_per_token_breakdown():
+    from mini_vllm.config import TOY
+    from mini_vllm.roofline import flops_per_token_breakdown
+    parts = flops_per_token_breakdown(LLAMA_3_8B, context_len=0)
+    assert parts["attention_scores"] == 0
+    assert parts["mlp"] == 2 * 32 * 3 * 4096 * 14336
+    assert parts["lm_head"] == 2 * 128256 * 4096
+    assert parts["attention_projections"] == 2 * 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024)
+    with_ctx = flops_per_token_breakdown(LLAMA_3_8B, context_len=1000)
+    assert with_ctx["attention_scores"] == 2 * 32 * 32 * (128 + 128) * 1000
+    # linear parts are the napkin count minus the embedding lookup and the norms
+    linear = sum(v for k, v in parts.items() if k != "attention_scores")
+    assert linear == 2 * (8_030_261_248 - 128256 * 4096 - (32 * 2 + 1) * 4096)
+    mix = flops_per_token_breakdown(get_model("Mixtral-8x7B-v0.1"))
+    assert mix["mlp"] == 2 * 32 * (2 * 3 * 4096 * 14336 + 8 * 4096)  # 2 of 8 experts + router
+    tied = flops_per_token_breakdown(TOY.replace(tie_word_embeddings=True), context_len=3)
+    assert tied["lm_head"] == 2 * 257 * 64
+    with pytest.raises(ValueError, match="context_len"):
+        flops_per_token_breakdown(TOY, context_len=-1)
