@@ -76,6 +76,9 @@ class GPUSpec:
             raise ValueError(f"{self.name} has no {kind} {key} rate; it has: {have}")
         return table[key]
 
+    def __hash__(self) -> int:  # the FLOP tables are read-only mappings, which do not hash
+        return hash((self.name, self.memory_bytes, self.bandwidth_bytes_per_s))
+
     @property
     def memory_gib(self) -> float:
         """Memory in GiB (2**30 bytes)."""
@@ -123,7 +126,12 @@ def _norm(name: str) -> str:
 
 
 def get_gpu(name: str) -> GPUSpec:
-    """A GPUSpec by name, case-insensitive, or by a short alias ('H100', 'A100-80GB', 'T4', ...)."""
+    """A GPUSpec by name, case-insensitive, or by a short alias ('H100', 'A100-80GB', 'T4', ...).
+
+    Aliases (spaces, '-' and '_' ignored): A100 / A100-80GB / A100-SXM -> A100 SXM4 80GB,
+    A100-40GB, A100-PCIe, H100 / H100-SXM -> H100 SXM5 80GB, H100-PCIe, H200, L4, L40S,
+    4090 / RTX4090, A10G, T4, MI300X, B200.
+    """
     if not isinstance(name, str):
         raise ValueError(f"GPU name must be a string; got {name!r}")
     key = _norm(name)

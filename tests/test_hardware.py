@@ -91,3 +91,12 @@ def test_measure_host_tiny(capsys):
         host.peak_flops("bfloat16")
     with pytest.raises(ValueError, match="seconds"):
         measure_host(seconds=0)
+
+
+def test_gpuspec_is_hashable_and_frozen():
+    a100 = get_gpu("A100")
+    assert hash(a100) == hash(get_gpu("A100 SXM4 80GB"))
+    with pytest.raises(Exception):
+        a100.memory_bytes = 1
+    with pytest.raises(TypeError):
+        a100.dense_flops["bfloat16"] = 1.0  # read-only
