@@ -1,0 +1,238 @@
+"""Benchmark of the numpy engine: decode speed, the bandwidth bound, and what the KV cache saves.
+
+Run ``python -m mini_vllm.bench`` (``--help`` for options). It prints one progress line per case:
+decode tokens/s at several batch sizes for the toy preset and for BENCH_LLAMA_200M (Llama-shaped,
+~246M parameters in float32, memory-bound at batch 1); this host's matrix-vector bandwidth and the
+resulting bound (weight bytes read per step / bandwidth); the wall-time ratio of generating without
+and with the KV cache; and, only when torch and transformers happen to be importable, the same
+config and weights run by HF transformers' LlamaForCausalLM. Timings are wall-clock and noisy on
+a shared machine: each figure is the best of a few repetitions.
+
+References:
+    Roofline model (Williams, Waterman, Patterson, 2009): https://doi.org/10.1145/1498765.1498785
+    HF transformers LlamaForCausalLM: https://huggingface.co/docs/transformers/model_doc/llama
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .config import BENCH_LLAMA_200M, TOY, ModelConfig
+from .engine import LLMEngine, count_work
+from .model import ToyModel, ModelWeights
+from .sampler import SamplingParams
+
+BATCH_SIZES = (1, 4, 16, 64)
+PROMPT_LEN = 16
+# Below this many weight bytes the model stays in the CPU caches and the DRAM bound says nothing.
+CACHE_RESIDENT_BYTES = 64e6
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of ``repeats`` calls, in seconds (the least disturbed by other processes)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_matvec_bandwidth(nbytes: float = 256e6, repeats: int = 10,
+                             rng: np.random.Generator | None = None) -> float:
+    """Bytes/s streamed by a float32 vector-matrix product ``x @ W`` with W of ``nbytes``."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    cols = 4096
+    w = rng.standard_normal((int(nbytes) // (4 * cols), cols), dtype=np.float32)
+    x = rng.standard_normal((1, w.shape[0]), dtype=np.float32)
+    x @ w  # warm up (page faults, thread pool)
+    return w.nbytes / _best_time(lambda: x @ w, repeats)
+
+
+def decode_bytes_per_step(weights: ModelWeights) -> int:
+    """Weight bytes a decode step must read: everything but the embedding table (one row is read)."""
+    tied = np.shares_memory(weights.lm_head, weights.embed)
+    table = 0 if tied else weights.embed.nbytes  # a tied table is read in full as the head
+    return weights.nbytes - table + weights.embed[0].nbytes
+
+
+def decode_tokens_per_s(model: ToyModel, batch_size: int, steps: int, repeats: int,
+                        rng: np.random.Generator) -> float:
+    """Decode tokens/s of LLMEngine at ``batch_size`` (prefill excluded), best of ``repeats``."""
+    best = float("inf")
+    for _ in range(repeats):
+        engine = LLMEngine(model=model)
+        params = SamplingParams(temperature=0.0, max_tokens=steps + 1, ignore_eos=True)
+        for _ in range(batch_size):
+            engine.add_request(rng.integers(0, model.config.vocab_size, PROMPT_LEN).tolist(), params)
+        engine.step()  # prefill, and the first token
+        start = time.perf_counter()
+        for _ in range(steps):
+            engine.step()
+        best = min(best, time.perf_counter() - start)
+    return batch_size * steps / best
+
+
+def cache_speedup(config: ModelConfig, new_tokens: int = 256) -> dict:
+    """Wall time of generating ``new_tokens`` from a 16-token prompt, without and with the cache."""
+    model = ToyModel(config)
+    params = SamplingParams(temperature=0.0, max_tokens=new_tokens, ignore_eos=True)
+    prompt = list(range(1, PROMPT_LEN + 1))
+    result = {}
+    for use_kv_cache in (False, True):
+        engine = LLMEngine(model=model, use_kv_cache=use_kv_cache)
+        start = time.perf_counter()
+        out = engine.generate(prompt, params)[0]
+        result[use_kv_cache] = (time.perf_counter() - start, out.num_processed_tokens, out.token_ids)
+    (t_plain, work_plain, ids_plain), (t_cache, work_cache, ids_cache) = result[False], result[True]
+    assert ids_plain == ids_cache, "cached and uncached generations differ"
+    assert (work_plain, work_cache) == count_work(PROMPT_LEN, new_tokens)
+    return {"no_cache_s": t_plain, "cache_s": t_cache, "ratio": t_plain / t_cache,
+            "no_cache_tokens": work_plain, "cache_tokens": work_cache}
+
+
+# ---- optional: HF transformers on the same weights ---------------------------------------------
+def _hf_model(model: ToyModel):
+    """LlamaForCausalLM with ``model``'s config and weights, or None without torch/transformers."""
+    try:
+        import torch
+        from transformers import LlamaConfig, LlamaForCausalLM
+    except ImportError:
+        return None
+    c, w = model.config, model.weights
+    hf_config = LlamaConfig(
+        vocab_size=c.vocab_size, hidden_size=c.hidden_size, intermediate_size=c.intermediate_size,
+        num_hidden_layers=c.num_layers, num_attention_heads=c.num_heads,
+        num_key_value_heads=c.num_kv_heads, head_dim=c.head_dim,
+        max_position_embeddings=c.max_position_embeddings, rms_norm_eps=c.rms_norm_eps,
+        rope_theta=c.rope_theta, rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta},
+        tie_word_embeddings=c.tie_word_embeddings, attention_bias=False)
+    hf_config._attn_implementation = "sdpa"
+    hf = LlamaForCausalLM(hf_config).to(getattr(torch, c.dtype)).eval()
+
+    def put(param, array):  # our matrices are (in, out); torch Linear stores (out, in)
+        param.data.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+    put(hf.model.embed_tokens.weight, w.embed)
+    put(hf.model.norm.weight, w.final_norm)
+    if not c.tie_word_embeddings:
+        put(hf.lm_head.weight, w.lm_head.T)
+    for ours, theirs in zip(w.layers, hf.model.layers):
+        a, m = theirs.self_attn, theirs.mlp
+        for param, array in ((a.q_proj.weight, ours.w_q.T), (a.k_proj.weight, ours.w_k.T),
+                             (a.v_proj.weight, ours.w_v.T), (a.o_proj.weight, ours.w_o.T),
+                             (m.gate_proj.weight, ours.w_gate.T), (m.up_proj.weight, ours.w_up.T),
+                             (m.down_proj.weight, ours.w_down.T),
+                             (theirs.input_layernorm.weight, ours.attn_norm),
+                             (theirs.post_attention_layernorm.weight, ours.mlp_norm)):
+            put(param, array)
+    return hf
+
+
+def hf_max_logit_diff(model: ToyModel, hf) -> float:
+    """Largest |logit difference| between mini_vllm and HF on one 16-token prompt."""
+    import torch
+    ids = list(range(1, PROMPT_LEN + 1))
+    ours = model.forward([(ids, model.new_cache())])[0]
+    with torch.inference_mode():
+        theirs = hf(input_ids=torch.tensor([ids])).logits[0].float().numpy()
+    return float(np.max(np.abs(ours - theirs)))
+
+
+def hf_decode_tokens_per_s(hf, vocab_size: int, batch_size: int, steps: int, repeats: int,
+                           rng: np.random.Generator) -> float:
+    """HF greedy decode tokens/s with its KV cache (prefill excluded), best of ``repeats``."""
+    import torch
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats):
+            ids = torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN)))
+            out = hf(input_ids=ids, use_cache=True)
+            cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+            start = time.perf_counter()
+            for _ in range(steps):
+                out = hf(input_ids=token, past_key_values=cache, use_cache=True)
+                cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+            best = min(best, time.perf_counter() - start)
+    return batch_size * steps / best
+
+
+# ---- the report ---------------------------------------------------------------------------------
+def _steps_for(config: ModelConfig, batch_size: int, quick: bool) -> int:
+    if config.hidden_size <= 256:
+        return 20 if quick else 50
+    return max(2, (8 if quick else 16) // max(1, batch_size // 4))
+
+
+def bench_preset(config: ModelConfig, batch_sizes, *, repeats: int, quick: bool, hf: bool,
+                 bandwidth: float, rng: np.random.Generator) -> dict:
+    """Decode tokens/s per batch size (and HF's, if available) for one preset; prints as it goes."""
+    start = time.perf_counter()
+    model = ToyModel(config, rng=np.random.default_rng(0))
+    step_bytes = decode_bytes_per_step(model.weights)
+    bound = bandwidth / step_bytes
+    _say(f"{config.name}: {model.weights.num_params / 1e6:.1f}M params, {config.dtype}, "
+         f"{step_bytes / 1e6:.1f} MB read per decode step, built in {time.perf_counter() - start:.1f} s; "
+         f"bandwidth bound at batch 1: {bound:.1f} tokens/s")
+    hf_model = _hf_model(model) if hf else None
+    if hf_model is not None:
+        _say(f"{config.name}: HF transformers loaded; max |logit diff| vs mini_vllm = "
+             f"{hf_max_logit_diff(model, hf_model):.2e}")
+    rows = {}
+    for b in batch_sizes:
+        steps = _steps_for(config, b, quick)
+        ours = decode_tokens_per_s(model, b, steps, repeats, rng)
+        line = f"{config.name} batch {b:>3}: {ours:10.1f} tokens/s decode"
+        if b == 1 and step_bytes >= CACHE_RESIDENT_BYTES:
+            line += f" ({100 * ours / bound:.0f}% of the bandwidth bound)"
+        elif 1 in rows:
+            line += f" ({ours / rows[1]['tokens_per_s']:.1f}x batch 1)"
+        row = {"tokens_per_s": ours}
+        if hf_model is not None:
+            theirs = hf_decode_tokens_per_s(hf_model, config.vocab_size, b, steps, repeats, rng)
+            row["hf_tokens_per_s"] = theirs
+            line += f"; HF transformers {theirs:.1f} tokens/s, mini_vllm/HF = {ours / theirs:.2f}x"
+        rows[b] = row
+        _say(line)
+    return {"bound_tokens_per_s": bound, "decode_bytes": step_bytes, "batches": rows}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark and print its figures; returns them as a dict."""
+    parser = argparse.ArgumentParser(prog="python -m mini_vllm.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions")
+    parser.add_argument("--toy-only", action="store_true", help="skip the 246M-parameter preset")
+    parser.add_argument("--no-hf", action="store_true", help="skip HF transformers even if installed")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    args = parser.parse_args(argv)
+    if any(b < 1 for b in args.batch_sizes):
+        parser.error("batch sizes must be >= 1")
+    repeats = 2 if args.quick else 3
+    rng = np.random.default_rng(0)
+    _say("measuring host matrix-vector bandwidth (float32 x @ W, 256 MB matrix) ...")
+    bandwidth = measure_matvec_bandwidth(repeats=5 if args.quick else 10)
+    _say(f"host matvec bandwidth: {bandwidth / 1e9:.2f} GB/s")
+    report = {"bandwidth_bytes_per_s": bandwidth}
+    presets = [TOY] if args.toy_only else [TOY, BENCH_LLAMA_200M]
+    for config in presets:
+        report[config.name] = bench_preset(config, args.batch_sizes, repeats=repeats, quick=args.quick,
+                                           hf=not args.no_hf, bandwidth=bandwidth, rng=rng)
+    _say(f"KV cache: generating 256 tokens from a {PROMPT_LEN}-token prompt ({TOY.name}) ...")
+    speed = cache_speedup(TOY, 256)
+    _say(f"KV cache: no cache {speed['no_cache_s']:.2f} s ({speed['no_cache_tokens']} tokens "
+         f"processed) vs cache {speed['cache_s']:.2f} s ({speed['cache_tokens']} tokens): "
+         f"{speed['ratio']:.1f}x wall time")
+    report["cache_speedup"] = speed
+    return report
+
+
+if __name__ == "__main__":
+    main()
