@@ -23,7 +23,8 @@ def check_close(actual, expected, *, rel: float = 1e-9, abs: float = 0.0, what: 
     try:
         ok = math.isclose(actual, expected, rel_tol=rel, abs_tol=abs)
     except TypeError as exc:
-        raise AssertionError(f"✗ {_label(what)}: cannot compare {actual!r} with {expected!r}") from exc
+        raise AssertionError(
+            f"✗ {_label(what)}: cannot compare {actual!r} with {expected!r}") from exc
     if not ok:
         raise AssertionError(f"✗ {_label(what)}: got {actual!r}, expected {expected!r} "
                              f"(rel={rel:g}, abs={abs:g})")

@@ -35,7 +35,8 @@ GPU_ALIASES: dict[str, str] = {
     "h100": "H100 SXM5 80GB", "h100sxm": "H100 SXM5 80GB", "h100pcie": "H100 PCIe 80GB",
     "h200": "H200 SXM 141GB", "l4": "L4", "l40s": "L40S",
     "4090": "GeForce RTX 4090", "rtx4090": "GeForce RTX 4090",
-    "a10g": "A10G (AWS G5)", "t4": "T4", "mi300x": "AMD Instinct MI300X", "b200": "B200 (HGX, 1000 W)",
+    "a10g": "A10G (AWS G5)", "t4": "T4", "mi300x": "AMD Instinct MI300X",
+    "b200": "B200 (HGX, 1000 W)",
 }
 _TFLOPS_FIELDS = {"bfloat16": "bf16", "float16": "fp16", "fp8": "fp8"}
 

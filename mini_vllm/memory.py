@@ -127,7 +127,7 @@ def weight_bytes(cfg: ModelConfig, weight_dtype: str | None = None) -> int | flo
 def kv_values_per_token_per_layer(cfg: ModelConfig) -> int:
     """Numbers cached per token per layer: 2 x kv_heads x head_dim, or MLA's latent + rope key."""
     _check_config(cfg)
-    if cfg.is_mla:  # vLLM MLAAttentionSpec: one head of kv_lora_rank + qk_rope_head_dim, no K/V pair
+    if cfg.is_mla:  # vLLM MLAAttentionSpec: one "head" of kv_lora_rank + qk_rope_head_dim, no K/V
         return cfg.kv_lora_rank + cfg.qk_rope_head_dim
     return 2 * cfg.num_kv_heads * cfg.head_dim
 
@@ -178,7 +178,8 @@ def free_kv_bytes(cfg: ModelConfig, gpu, *, num_gpus: int = 1,
     """
     _check_count("num_gpus", num_gpus)
     if not 0 < _check_positive("gpu_memory_utilization", gpu_memory_utilization) <= 1:
-        raise ValueError(f"gpu_memory_utilization must be in (0, 1]; got {gpu_memory_utilization!r}")
+        raise ValueError(
+            f"gpu_memory_utilization must be in (0, 1]; got {gpu_memory_utilization!r}")
     _check_positive("reserve_bytes", reserve_bytes, allow_zero=True)
     budget = _memory_bytes(gpu) * gpu_memory_utilization * num_gpus
     weights = weight_bytes(cfg, weight_dtype)

@@ -113,7 +113,7 @@ def decode_intensity(cfg: ModelConfig, batch_size: int = 1, *, context_len: int 
 def decode_step_breakdown(cfg: ModelConfig, gpu, batch_size: int = 1, *, context_len: int = 0,
                           weight_dtype: str | None = None, kv_dtype: str | None = None,
                           dtype: str | None = None) -> dict[str, float]:
-    """Seconds of one decode step: 'memory_s' (bytes/bandwidth), 'compute_s' (FLOP/peak), 'bound_s'."""
+    """Seconds of a decode step: 'memory_s' (bytes / bandwidth), 'compute_s', 'bound_s'."""
     peak, bandwidth = peak_and_bandwidth(gpu, _compute_dtype(cfg, dtype, weight_dtype))
     memory_s = decode_bytes(cfg, batch_size, context_len=context_len, weight_dtype=weight_dtype,
                             kv_dtype=kv_dtype) / bandwidth

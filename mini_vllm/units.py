@@ -65,7 +65,8 @@ def format_bytes(n: float, unit: str = "auto", digits: int = 2) -> str:
     elif unit in BYTE_UNITS:
         size = BYTE_UNITS[unit]
     else:
-        raise ValueError(f"unit={unit!r} is not a byte unit; allowed: {', '.join(BYTE_UNIT_CHOICES)}")
+        raise ValueError(
+            f"unit={unit!r} is not a byte unit; allowed: {', '.join(BYTE_UNIT_CHOICES)}")
     return f"{_number(n / size, digits)} {unit}"
 
 
