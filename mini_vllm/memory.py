@@ -220,6 +220,11 @@ class VLLMKVCacheReport:
     kv_cache_tokens_range: tuple[int, int] | None = None
 
     @property
+    def max_concurrency_token_ratio(self) -> float:
+        """kv_cache_tokens / max_model_len: what early vLLM v1 releases logged instead."""
+        return self.kv_cache_tokens / self.max_model_len
+
+    @property
     def tokens_line(self) -> str:
         """The line vLLM logs as 'GPU KV cache size: N tokens'."""
         return f"GPU KV cache size: {self.kv_cache_tokens:,} tokens"
@@ -267,6 +272,8 @@ def vllm_kv_cache_report(cfg: ModelConfig, gpu=None, max_model_len: int | None =
       num_blocks  = int(available_bytes // page_size_bytes // num_layers)
       tokens      = num_blocks * block_size
       concurrency = num_blocks / cdiv(max_model_len, block_size)      (a float, not floored)
+    Early vLLM v1 releases logged kv_cache_tokens / max_model_len instead (the same number
+    when block_size divides max_model_len); see ``max_concurrency_token_ratio``.
     Give either ``available_kv_bytes`` (per GPU, e.g. from the log's 'Available KV cache memory')
     or a ``gpu`` (GPUSpec, name or bytes), from which the available bytes per GPU are
     memory x gpu_memory_utilization - weights / tensor_parallel_size - reserve_bytes (vLLM
