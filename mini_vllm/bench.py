@@ -150,17 +150,24 @@ def hf_max_logit_diff(model: ToyModel, hf) -> float:
 def hf_decode_tokens_per_s(hf, vocab_size: int, batch_size: int, steps: int, repeats: int,
                            rng: np.random.Generator) -> float:
     """HF greedy decode tokens/s with its KV cache (prefill excluded), best of ``repeats``."""
+    import inspect
+
     import torch
+    # transformers 5 renamed past_key_values to cache; accept either version.
+    cache_kw = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
+
+    def run(ids, cache=None):
+        out = hf(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
+        new_cache = getattr(out, "cache", None) or out.past_key_values
+        return new_cache, out.logits[:, -1].argmax(-1, keepdim=True)
+
     best = float("inf")
     with torch.inference_mode():
         for _ in range(repeats):
-            ids = torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN)))
-            out = hf(input_ids=ids, use_cache=True)
-            cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+            cache, token = run(torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))))
             start = time.perf_counter()
             for _ in range(steps):
-                out = hf(input_ids=token, past_key_values=cache, use_cache=True)
-                cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+                cache, token = run(token, cache)
             best = min(best, time.perf_counter() - start)
     return batch_size * steps / best
 
