@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def _label(what: str) -> str:
     return what if what else "check"
@@ -20,6 +22,9 @@ def check_close(actual, expected, *, rel: float = 1e-9, abs: float = 0.0, what: 
     """Assert |actual - expected| <= max(rel * max(|actual|, |expected|), abs); print '✓ ...'."""
     if rel < 0 or abs < 0:
         raise ValueError(f"rel and abs must be >= 0; got rel={rel!r}, abs={abs!r}")
+    if np.ndim(actual) or np.ndim(expected):
+        _check_close_arrays(actual, expected, rel=rel, abs=abs, what=what)
+        return
     try:
         ok = math.isclose(actual, expected, rel_tol=rel, abs_tol=abs)
     except TypeError as exc:
@@ -32,8 +37,28 @@ def check_close(actual, expected, *, rel: float = 1e-9, abs: float = 0.0, what: 
           f"✓ {_label(what)}: {actual:.6g}")
 
 
+def _check_close_arrays(actual, expected, *, rel: float, abs: float, what: str) -> None:
+    """Elementwise check_close for arrays and sequences of the same shape."""
+    a, e = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    if a.shape != e.shape:
+        raise AssertionError(f"✗ {_label(what)}: shape {a.shape} differs from expected {e.shape}")
+    bad = np.abs(a - e) > np.maximum(rel * np.maximum(np.abs(a), np.abs(e)), abs)
+    if bad.any() or np.isnan(a).any() != np.isnan(e).any():
+        worst = np.unravel_index(np.argmax(np.abs(a - e)), a.shape) if a.size else ()
+        raise AssertionError(f"✗ {_label(what)}: {int(bad.sum())} of {a.size} values differ; "
+                             f"worst at {worst}: got {a[worst]!r}, expected {e[worst]!r} "
+                             f"(rel={rel:g}, abs={abs:g})")
+    shown = np.array2string(a, precision=6, threshold=8)
+    print(f"✓ {_label(what)}: {shown}")
+
+
 def check_equal(actual, expected, *, what: str = "") -> None:
-    """Assert actual == expected exactly; print '✓ what: value'."""
+    """Assert actual == expected exactly (arrays: same shape, every element); print '✓ ...'."""
+    if np.ndim(actual) and isinstance(actual, np.ndarray) or isinstance(expected, np.ndarray):
+        if not np.array_equal(np.asarray(actual), np.asarray(expected)):
+            raise AssertionError(f"✗ {_label(what)}: got {actual!r}, expected {expected!r}")
+        print(f"✓ {_label(what)}: {np.array2string(np.asarray(actual), threshold=8)}")
+        return
     if not actual == expected:
         raise AssertionError(f"✗ {_label(what)}: got {actual!r}, expected {expected!r}")
     print(f"✓ {_label(what)}: {actual!r}")

@@ -1,5 +1,6 @@
 """Notebook self-checks print a tick on success and fail loudly with both values."""
 
+import numpy as np
 import pytest
 
 from mini_vllm.checks import check_close, check_equal
@@ -29,3 +30,19 @@ def test_check_close_bad_tolerance_and_types():
         check_close(1, 1, rel=-1)
     with pytest.raises(AssertionError, match="cannot compare"):
         check_close("a", 1)
+
+
+def test_check_close_compares_arrays_elementwise(capsys):
+    check_close(np.array([0.4, 0.2]), [0.4 + 1e-12, 0.2], rel=1e-9, what="weights")
+    assert "✓ weights" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="1 of 2 values differ"):
+        check_close(np.array([0.4, 0.2]), [0.4, 0.3], rel=1e-9)
+    with pytest.raises(AssertionError, match="shape"):
+        check_close(np.zeros(3), np.zeros(2))
+
+
+def test_check_equal_on_arrays(capsys):
+    check_equal(np.array([1, 2]), np.array([1, 2]), what="ids")
+    assert "✓ ids" in capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        check_equal(np.array([1, 2]), np.array([1, 3]))
