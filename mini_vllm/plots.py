@@ -57,7 +57,7 @@ def _as_list(x) -> list:
 
 # ---- 1. roofline ----------------------------------------------------------------------------
 def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence[int] = (1,),
-                  prompt_len: int | None = 512, dtype: str = "bfloat16",
+                  prompt_len: int | None = 512, dtype: str | Sequence[str] = "bfloat16",
                   weight_dtype: str | None = None, context_len: int = 0,
                   measured: Sequence[tuple[float, float]] | None = None,
                   measured_label: str = "measured", ax: Axes | None = None) -> Axes:
@@ -66,23 +66,27 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
     The first GPU's ridge splits the plane into memory-bound (left, blue) and compute-bound
     (right, orange) regions. Decode points (one per batch size) and a prefill point of
     ``prompt_len`` tokens are placed on the first GPU's roof. ``measured`` is an optional list of
-    (intensity FLOP/byte, achieved FLOP/s) pairs drawn as crosses.
+    (intensity FLOP/byte, achieved FLOP/s) pairs drawn as crosses. ``dtype`` is the math dtype
+    (one for all GPUs, or one per GPU: a CPU has a float32 rate, not a bf16 one).
     """
     gpus = _as_list(gpus)
+    dtypes = [dtype] * len(gpus) if isinstance(dtype, str) else list(dtype)
+    if len(dtypes) != len(gpus):
+        raise ValueError(f"give one dtype or one per GPU; got {len(dtypes)} for {len(gpus)} GPUs")
     ax = new_axes(ax)
-    points = _roofline_points(gpus[0], cfg, batch_sizes, prompt_len, dtype, weight_dtype,
+    points = _roofline_points(gpus[0], cfg, batch_sizes, prompt_len, dtypes[0], weight_dtype,
                               context_len)
-    ridges = [roofline.ridge_point(g, dtype) for g in gpus]
+    ridges = [roofline.ridge_point(g, d) for g, d in zip(gpus, dtypes)]
     xs = [i for i, _, _ in points] + ridges + [i for i, _ in measured or []]
     lo, hi = 10 ** np.floor(np.log10(min(xs) / 3)), 10 ** np.ceil(np.log10(max(xs) * 3))
     intensity = np.geomspace(lo, hi, 64)
     ax.axvspan(lo, ridges[0], color=MEMORY_BOUND_FILL, alpha=0.15, lw=0)
     ax.axvspan(ridges[0], hi, color=COMPUTE_BOUND_FILL, alpha=0.15, lw=0)
-    for k, (gpu, ridge) in enumerate(zip(gpus, ridges)):
+    for k, (gpu, ridge, d) in enumerate(zip(gpus, ridges, dtypes)):
         color = CYCLE[k % len(CYCLE)]
-        ax.plot(intensity, [roofline.attainable_flops(gpu, i, dtype) for i in intensity],
+        ax.plot(intensity, [roofline.attainable_flops(gpu, i, d) for i in intensity],
                 color=color, lw=2.5, label=f"{gpu.name} roof")
-        peak = roofline.attainable_flops(gpu, ridge, dtype)
+        peak = roofline.attainable_flops(gpu, ridge, d)
         ax.plot([ridge], [peak], "D", color=color, ms=8)
         ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(4, -16),
                     textcoords="offset points", fontsize=ANNOTATION_SIZE, color=color)
@@ -93,13 +97,14 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
-    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, dtype) for g in gpus))
+    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, d) for g, d in zip(gpus, dtypes)))
     ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
             fontsize=ANNOTATION_SIZE, color=OKABE_ITO["blue"])
     ax.text(0.98, 0.96, "compute-bound", transform=ax.transAxes, ha="right", va="top",
             fontsize=ANNOTATION_SIZE, color=OKABE_ITO["vermillion"])
     what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
-    title = f"Roofline: {what}{dtype} math\non {', '.join(g.name for g in gpus)}"
+    math = "/".join(dict.fromkeys(dtypes))
+    title = f"Roofline: {what}{math} math\non {', '.join(g.name for g in gpus)}"
     _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)", legend=False)
     ax.legend(fontsize=LEGEND_SIZE, loc="lower right", framealpha=0.9)
     return ax

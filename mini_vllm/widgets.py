@@ -246,7 +246,8 @@ def _render_roofline(state: dict, *, model: str, gpu: str, compare_gpu: str, wei
     measured = _measured_h100(get_model("Llama-3-8B"), context_len) if show_measured else None
     fig, (ax,) = _figure()
     plots.plot_roofline(gpus, cfg, batch_sizes=_decode_ladder(batch_size), prompt_len=prompt_len,
-                        dtype=dtype, weight_dtype=weight_dtype, context_len=context_len,
+                        dtype=[_math_dtype(g, weight_dtype) for g in gpus],
+                        weight_dtype=weight_dtype, context_len=context_len,
                         measured=measured, measured_label="H100 measured (Llama-3-8B shape)",
                         ax=ax)
     return fig, _roofline_readout(cfg, spec, dtype, weight_dtype, batch_size, context_len,

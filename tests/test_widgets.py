@@ -1,0 +1,248 @@
+"""widgets.py: every explorer builds, reads out the calculators' numbers, and survives a sweep
+over every control (all dropdown values, slider extremes and midpoints) without an exception,
+a warning or a traceback. Agg backend; what is checked is data and text, not pixels."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mini_vllm import memory, roofline, widgets  # noqa: E402
+from mini_vllm.catalog import get_model  # noqa: E402
+from mini_vllm.engine import count_work  # noqa: E402
+from mini_vllm.hardware import get_gpu  # noqa: E402
+
+LLAMA = get_model("Llama-3-8B")
+
+# Small settings for the measuring widgets keep the sweep fast.
+FACTORIES = {
+    "roofline": lambda: widgets.explore_roofline(host_seconds=0.1),
+    "kv_growth": widgets.explore_kv_growth,
+    "attention": widgets.explore_attention,
+    "sampling": widgets.explore_sampling,
+    "kv_cache_work": lambda: widgets.explore_kv_cache_work(max_new_tokens=16),
+    "prefill_decode": lambda: widgets.explore_prefill_decode(max_tokens=16),
+    "littles_law": widgets.explore_littles_law,
+}
+TEXTS = ["", "a", "héllo wörld ✓ 🙂", "\n\t tabs and newlines", "x" * 200]
+
+
+@pytest.fixture(scope="module")
+def explorers():
+    return {name: make() for name, make in FACTORIES.items()}
+
+
+def _is_clean(text: str) -> bool:
+    return "Traceback" not in text and "internal error" not in text and "warning:" not in text
+
+
+# ---- structure ------------------------------------------------------------------------------
+def test_every_explorer_is_a_vbox_with_output_and_readout(explorers):
+    for name, w in explorers.items():
+        assert isinstance(w, ipywidgets.VBox), name
+        assert w.output in w.children and w.readout in w.children, name
+        assert w.figure is not None, f"{name}: no default figure"
+        assert w.readout_text and not w.readout_text.startswith("⚠"), (name, w.readout_text)
+        assert w.readout.value.startswith("<div"), name
+
+
+def test_defaults_preset_the_controls():
+    w = widgets.explore_kv_growth(model="Llama-2-7B", context_len=2048, batch_size=3,
+                                  kv_dtype="fp8")
+    assert w.values["num_kv_heads"] == 32
+    assert (w.values["context_len"], w.values["batch_size"], w.values["kv_dtype"]) == \
+        (2048, 3, "fp8")
+    with pytest.raises(ValueError, match="unknown default"):
+        widgets.explore_sampling(temprature=0.5)
+    with pytest.raises(ValueError, match="unknown control"):
+        w.update(batchsize=2)
+
+
+# ---- readouts carry the calculators' numbers ---------------------------------------------------
+def test_roofline_readout(explorers):
+    w = explorers["roofline"]
+    text = w.update(batch_size=1, model="Llama-3-8B", gpu="A100 SXM4 80GB", context_len=0,
+                    weight_dtype="bfloat16")
+    a100 = get_gpu("A100 SXM4 80GB")
+    assert "memory-bound" in text
+    assert f"{roofline.decode_tokens_per_s_bound(LLAMA, a100, 1, dtype='bfloat16'):,.0f} tokens/s" \
+        in text
+    assert f"{roofline.critical_batch_size(LLAMA, a100, dtype='bfloat16'):,.0f}" in text
+    assert f"{roofline.utilization(LLAMA, a100, 1):.1%}" in text
+    assert "compute-bound" in w.update(batch_size=1024)
+    w.update(show_measured=True, batch_size=1)
+    labels = [line.get_label() for line in w.figure.axes[0].get_lines()]
+    assert any("H100 measured" in label for label in labels)
+
+
+def test_roofline_this_machine_is_measured_once(explorers, monkeypatch):
+    w = explorers["roofline"]
+    w.update(gpu=widgets.THIS_MACHINE)
+    calls = []
+    monkeypatch.setattr(widgets, "measure_host", lambda **k: calls.append(k))
+    w.update(batch_size=8)
+    w.update(compare_gpu=widgets.THIS_MACHINE, gpu="H100 SXM5 80GB")
+    assert calls == []  # cached for the life of the widget
+    assert "this machine (CPU)" in w.figure.axes[0].get_title()
+    w.update(gpu="A100 SXM4 80GB", compare_gpu=widgets.NONE)
+
+
+def test_kv_growth_readout_and_kv_head_options(explorers):
+    w = explorers["kv_growth"]
+    text = w.update(model="Llama-3-8B", context_len=8192, batch_size=8, kv_dtype="bfloat16",
+                    gpu="H100 SXM5 80GB", num_gpus=1)
+    h100 = get_gpu("H100 SXM5 80GB")
+    assert "131.07 KB = 128 KiB" in text
+    assert f"Naive concurrency (whole sequences): {memory.max_sequences_naive(LLAMA, h100, 8192)}" \
+        in text
+    report = memory.vllm_kv_cache_report(LLAMA, h100, 8192)
+    assert report.concurrency_line in text and report.tokens_line in text
+    assert [v for _, v in w.controls["num_kv_heads"].options] == [32, 16, 8, 4, 2, 1]
+    w.update(num_kv_heads=1)
+    assert "MQA" in w.figure.axes[0].get_title()
+    w.update(model="Qwen2.5-7B")  # 28 query heads: only its divisors are offered
+    assert [v for _, v in w.controls["num_kv_heads"].options] == [28, 14, 7, 4, 2, 1]
+    assert w.values["num_kv_heads"] == 4
+    w.update(model="Llama-3-8B")
+
+
+def test_kv_growth_impossible_combination_is_a_message(explorers, capsys):
+    w = explorers["kv_growth"]
+    text = w.update(model="Llama-3.1-405B", num_gpus=1)
+    assert text.startswith("⚠") and "do not fit" in text and _is_clean(text)
+    assert w.figure is None
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert not w.update(num_gpus=8, gpu="H200 SXM 141GB").startswith("⚠")
+    w.update(model="Llama-3-8B", num_gpus=1, gpu="H100 SXM5 80GB")
+
+
+def test_attention_heads_sharing_and_mask(explorers):
+    w = explorers["attention"]
+    text = w.update(prompt="abc", config=list(widgets.TOY_CONFIGS)[0], head=3, causal=True)
+    assert "Query heads [2, 3] share KV head 1" in text
+    assert "removes 3 of 9" in text
+    ax = w.figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    weights = ax.images[0].get_array()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(weights[np.triu_indices(3, 1)] == 0)
+    text = w.update(causal=False)
+    assert "Mask OFF" in text
+    text = w.update(prompt="", causal=True)
+    assert text.startswith("⚠") and "type a prompt" in text
+
+
+def test_sampling_readout_and_given_logits():
+    w = widgets.explore_sampling(logits=[2.0, 1.0, 0.0], token_labels=["x", "y", "z"],
+                                 temperature=0.0)
+    assert "greedy" in w.readout_text and "'x'" in w.readout_text
+    text = w.update(temperature=1.0, top_k=2, seed=3)
+    assert "Kept 2 of 3 tokens" in text
+    assert w.controls["prompt"].disabled
+
+
+def test_kv_cache_work_counts_match_count_work(explorers):
+    w = explorers["kv_cache_work"]
+    text = w.update(prompt_len=5, max_new_tokens=10)
+    without, with_cache = count_work(5, 10)
+    assert f"without cache {without:,}, with cache {with_cache:,}" in text
+    assert "agrees with count_work" in text
+    ax_work, ax_time = w.figure.axes
+    assert list(ax_work.get_lines()[0].get_ydata()) == [count_work(5, n)[0] for n in range(1, 11)]
+    assert list(ax_work.get_lines()[1].get_ydata()) == [count_work(5, n)[1] for n in range(1, 11)]
+    assert np.all(np.diff(ax_time.get_lines()[0].get_ydata()) >= 0)  # cumulative time
+
+
+def test_measurements_are_cached_so_redraws_are_identical(explorers):
+    w = explorers["kv_cache_work"]
+    w.update(max_new_tokens=12)
+    first = widgets.figure_png(w.figure)
+    w.update(max_new_tokens=16)
+    w.update(max_new_tokens=12)
+    assert widgets.figure_png(w.figure) == first
+
+
+def test_prefill_decode_and_littles_law_readouts(explorers):
+    text = explorers["prefill_decode"].update(max_tokens=16)
+    assert "16 tokens as one prefill pass" in text and "16 decode steps" in text
+    text = explorers["littles_law"].update(throughput_per_s=10.0, latency_s=5.0)
+    assert "= 50.0 requests in flight" in text
+    text = explorers["littles_law"].update(throughput_per_s=100.0, latency_s=60.0)
+    assert "does NOT fit" in text
+
+
+# ---- the sweep ------------------------------------------------------------------------------
+def _sweep_values(control) -> list:
+    """All options of a dropdown, extremes and midpoint of a slider, both states of a box."""
+    if isinstance(control, ipywidgets.Dropdown):
+        return [value for _, value in control.options] if isinstance(control.options[0], tuple) \
+            else list(control.options)
+    if isinstance(control, ipywidgets.SelectionSlider):
+        options = list(control.options)
+        return [options[0], options[len(options) // 2], options[-1]]
+    if isinstance(control, (ipywidgets.IntSlider, ipywidgets.FloatSlider)):
+        mid = (control.min + control.max) / 2
+        mid = int(mid) if isinstance(control, ipywidgets.IntSlider) else round(mid, 2)
+        return [control.min, mid, control.max]
+    if isinstance(control, ipywidgets.Checkbox):
+        return [False, True]
+    if isinstance(control, ipywidgets.Text):
+        return TEXTS
+    raise AssertionError(f"no sweep rule for {type(control).__name__}")
+
+
+COMBOS = {
+    "roofline": [dict(gpu=widgets.THIS_MACHINE, weight_dtype="fp8", batch_size=1024,
+                      context_len=32768, show_measured=True, compare_gpu="T4"),
+                 dict(model="DeepSeek-V3", gpu="T4", weight_dtype="int4", prompt_len=1)],
+    "kv_growth": [dict(model="DeepSeek-V3", kv_dtype="fp8", context_len=131072, batch_size=256,
+                       gpu="T4", num_gpus=8),
+                  dict(model="GPT-2-small", num_kv_heads=1, context_len=256, batch_size=1)],
+    "attention": [dict(config=list(widgets.TOY_CONFIGS)[2], layer=1, head=3, causal=False,
+                       prompt="🙂" * 30)],
+    "sampling": [dict(temperature=0.0, top_k=1, top_p=0.05),
+                 dict(temperature=2.0, top_k=50, top_p=0.05, prompt="")],
+    "kv_cache_work": [dict(prompt_len=64, max_new_tokens=1)],
+    "prefill_decode": [],
+    "littles_law": [dict(throughput_per_s=0.5, latency_s=0.5, model="Llama-3.1-405B", gpu="T4"),
+                    dict(throughput_per_s=100.0, latency_s=60.0, context_len=16384)],
+}
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_sweep_every_control(name, explorers, capsys):
+    """Each control over its sweep values (others at defaults), then a few combinations."""
+    w = explorers[name]
+    defaults = dict(w.values)
+    cases = []
+    for control_name, control in w.controls.items():
+        if control.disabled:
+            continue
+        for value in _sweep_values(control):
+            cases.append({control_name: value})
+    cases += COMBOS[name]
+    for case in cases:
+        w.update(**defaults)
+        text = w.update(**case)
+        assert _is_clean(text), (name, case, text)
+        assert (w.figure is None) == text.startswith("⚠"), (name, case, text)
+        if w.figure is not None:
+            for ax in w.figure.axes:
+                if ax.get_label() != "<colorbar>":
+                    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), (name, case)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err and "Warning" not in out.out + out.err
+    w.update(**defaults)
+
+
+def test_render_is_strict_and_does_not_move_controls(explorers):
+    w = explorers["kv_growth"]
+    before = dict(w.values)
+    with pytest.raises(ValueError):
+        w.render(model="Llama-3.1-405B", num_kv_heads=8)
+    fig, text = w.render(batch_size=2)
+    assert "Batch of 2" in text and w.values == before
