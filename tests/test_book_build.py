@@ -35,11 +35,13 @@ def page(built_book, name: str) -> str:
 
 
 def test_build_succeeds_with_warnings_as_errors(built_book):
-    problems = [line for line in built_book.log.splitlines()
-                if re.search(r"WARNING|ERROR|Traceback|Exception", line)]
+    log = re.sub(r"\x1b\[[0-9;]*m", "", built_book.log)  # drop terminal colours
+    problems = [line for line in log.splitlines()
+                if re.search(r"WARNING|ERROR|Traceback|Exception", line)
+                and "Kernel is running over TCP" not in line]
     assert built_book.returncode == 0, (
         f"jupyter-book build -W -n --keep-going failed (exit {built_book.returncode}):\n"
-        + "\n".join(problems[:40]) + "\n--- log tail ---\n" + built_book.log[-3000:])
+        + "\n".join(problems[:40]) + "\n--- log tail ---\n" + log[-1500:])
 
 
 def test_every_toc_entry_became_a_page(built_book):
