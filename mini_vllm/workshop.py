@@ -22,7 +22,8 @@ from pathlib import Path
 
 SOLUTION_TAGS = {"solution", "answer"}
 YOUR_TURN = "# ✎ Your turn: write your solution here.\n# (The instructor's copy has a worked answer.)\n"
-LAB_FILES_FOR_STUDENTS = ("README.md", "starter.py", "test_lab.py", "conftest.py")
+LAB_FILES_FOR_STUDENTS = ("README.md", "__init__.py", "starter.py", "test_lab.py", "conftest.py")
+LAB_SHARED_FILES = ("labs/README.md", "labs/__init__.py", "labs/conftest.py", "labs/grade.py")
 
 
 def _tags(cell: dict) -> set[str]:
@@ -113,7 +114,7 @@ def write_student_copy(root: Path, outdir: Path, *, force: bool = False) -> list
         for name in LAB_FILES_FOR_STUDENTS:
             if (lab / name).exists():
                 plan.append((outdir / "labs" / lab.name / name, (lab / name).read_text(encoding="utf-8")))
-    for extra in ("labs/README.md", "labs/conftest.py"):
+    for extra in LAB_SHARED_FILES:
         if (root / extra).exists():
             plan.append((outdir / extra, (root / extra).read_text(encoding="utf-8")))
     clashes = [p for p, _ in plan if p.exists()]
