@@ -92,10 +92,10 @@ def _digest(path: Path) -> str:
 def test_grading_starters_names_each_gap_in_one_line_and_writes_nothing():
     starters = {lab: LABS_DIR / lab / "starter.py" for lab in LABS}
     before = {lab: (_digest(p), p.stat().st_mtime_ns) for lab, p in starters.items()}
-    env = dict(os.environ, LAB_IMPL="starter")
+    env = dict(os.environ, LAB_IMPL="starter", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(LABS_DIR), "-q", "-p", "no:cacheprovider",
-         "-p", "no:nbval", "-o", "addopts=", "--import-mode=importlib", "-m", "not gpu"],
+         "-o", "addopts=", "--import-mode=importlib", "-m", "not gpu"],
         cwd=LABS_DIR.parent, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]  # tests failed, but pytest itself ran fine
@@ -118,8 +118,9 @@ def test_grading_starters_names_each_gap_in_one_line_and_writes_nothing():
 def test_default_run_grades_the_solutions():
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(LABS_DIR), "-q", "-p", "no:cacheprovider",
-         "-p", "no:nbval", "-o", "addopts=", "--import-mode=importlib", "-m", "not gpu"],
-        cwd=LABS_DIR.parent, env={k: v for k, v in os.environ.items() if k != "LAB_IMPL"},
+         "-o", "addopts=", "--import-mode=importlib", "-m", "not gpu"],
+        cwd=LABS_DIR.parent, env={**{k: v for k, v in os.environ.items() if k != "LAB_IMPL"},
+                                  "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout) and "failed" not in proc.stdout
