@@ -173,7 +173,7 @@ class LLMEngine:
         output = StepOutput(self.stats.num_steps, {r.request_id: n for r, n in scheduled}, {}, [])
         if not scheduled:
             return output
-        batch = [(r.all_token_ids[r.num_computed_tokens:r.num_computed_tokens + n], r.kv_cache)
+        batch = [(r.token_ids(r.num_computed_tokens, r.num_computed_tokens + n), r.kv_cache)
                  for r, n in scheduled]
         logits = self.model.forward(batch, last_token_only=True)  # list of (1, vocab)
         due = []

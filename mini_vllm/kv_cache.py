@@ -54,12 +54,18 @@ class KVCache:
         if k.shape != expected or v.shape != expected:
             raise ValueError(f"k and v must have shape (num_kv_heads={c.num_kv_heads}, T_new, "
                              f"head_dim={c.head_dim}); got {k.shape} and {v.shape}")
+        self._append(layer, k, v)
+
+    def _append(self, layer: int, k: np.ndarray, v: np.ndarray):
+        """append() without the checks (the model's hot path); returns the layer's K and V views."""
         start, n = self._lengths[layer], k.shape[1]
         if start + n > self._k[layer].shape[1]:
             self._grow(layer, start + n)
-        self._k[layer][:, start:start + n] = k
-        self._v[layer][:, start:start + n] = v
-        self._lengths[layer] = start + n
+        end = start + n
+        self._k[layer][:, start:end] = k
+        self._v[layer][:, start:end] = v
+        self._lengths[layer] = end
+        return self._k[layer][:, :end], self._v[layer][:, :end]
 
     def keys(self, layer: int) -> np.ndarray:
         """All keys of ``layer``: a view (num_kv_heads, tokens_in_layer, head_dim)."""

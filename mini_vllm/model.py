@@ -75,19 +75,25 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, causal: bool = Tru
     Returns out (num_heads, Tq, hd) [and weights (num_heads, Tq, Tk)].
     """
     _check_attention_shapes(q, k, v)
-    num_heads, tq, hd = q.shape
+    if causal and q.shape[1] > k.shape[1]:
+        causal_mask(q.shape[1], k.shape[1])  # raises with a clear message
+    return _attend(q * (1.0 / np.sqrt(q.shape[-1])), k, v, causal, return_weights)
+
+
+def _attend(q_scaled, k, v, causal: bool, return_weights: bool):
+    """attention() without the checks, for q already multiplied by 1/sqrt(head_dim)."""
+    num_heads, tq, hd = q_scaled.shape
     num_kv_heads, tk, _ = k.shape
     group = num_heads // num_kv_heads
-    qg = q.reshape(num_kv_heads, group * tq, hd)  # heads sharing a KV head become extra rows
-    scores = (qg @ k.transpose(0, 2, 1)) * (1.0 / np.sqrt(hd))  # (kv_heads, group*Tq, Tk)
-    scores = scores.reshape(num_kv_heads, group, tq, tk)
+    qg = q_scaled.reshape(num_kv_heads, group * tq, hd)  # heads sharing a KV head become rows
+    scores = qg @ k.transpose(0, 2, 1)  # (kv_heads, group*Tq, Tk)
     if causal and tq > 1:
-        scores = np.where(causal_mask(tq, tk), -np.inf, scores)
-    elif causal and tq > tk:
-        causal_mask(tq, tk)  # raises
-    weights = softmax(scores, axis=-1)
-    out = weights.reshape(num_kv_heads, group * tq, tk) @ v  # (kv_heads, group*Tq, hd)
-    out = out.reshape(num_heads, tq, v.shape[-1])
+        scores = scores.reshape(num_kv_heads, group, tq, tk)
+        scores = np.where(causal_mask(tq, tk), -np.inf, scores).reshape(num_kv_heads, group * tq, tk)
+    # every query sees at least one key, so the row max is finite
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    out = (weights @ v).reshape(num_heads, tq, v.shape[-1])  # (heads, Tq, hd)
     if return_weights:
         return out, weights.reshape(num_heads, tq, tk)
     return out
@@ -263,8 +269,8 @@ class ToyModel:
         ids, caches, lengths = self._check_batch(batch)
         c, w = self.config, self.weights
         starts = np.cumsum([0] + lengths)  # row ranges of each request in the flat batch
-        positions = np.concatenate([np.arange(cache.num_tokens, cache.num_tokens + n)
-                                    for cache, n in zip(caches, lengths)])
+        past = np.repeat([cache.num_tokens for cache in caches], lengths)  # (N,)
+        positions = past + np.arange(len(ids)) - np.repeat(starts[:-1], lengths)  # (N,)
         cos, sin = rope_cos_sin(positions, c.head_dim, c.rope_theta, self.dtype)
         cos, sin = cos[:, None, :], sin[:, None, :]  # (N, 1, hd): broadcast over heads
         x = w.embed[ids]  # (N, hidden)
@@ -290,20 +296,44 @@ class ToyModel:
         n = h.shape[0]
         qkv = h @ layer.w_qkv  # (N, q_size + 2 * kv_size)
         q = apply_rope(qkv[:, :c.q_size].reshape(n, c.num_heads, c.head_dim), cos, sin)
+        q *= 1.0 / np.sqrt(c.head_dim)  # scale once here rather than once per request
         k = apply_rope(qkv[:, c.q_size:c.q_size + c.kv_size].reshape(n, c.num_kv_heads, c.head_dim),
                        cos, sin)  # (N, kv_heads, hd)
         v = qkv[:, c.q_size + c.kv_size:].reshape(n, c.num_kv_heads, c.head_dim)
+        if attn_maps is None and n == len(caches) > 1:  # every request decodes one token
+            return self._decode_attention(q, k, v, layer_index, caches)
         out = np.empty((n, c.num_heads, c.head_dim), self.dtype)
         for i, cache in enumerate(caches):  # only attention is per request
             a, b = starts[i], starts[i + 1]
-            cache.append(layer_index, k[a:b].transpose(1, 0, 2), v[a:b].transpose(1, 0, 2))
-            result = attention(q[a:b].transpose(1, 0, 2), cache.keys(layer_index),
-                               cache.values(layer_index), return_weights=attn_maps is not None)
+            keys, values = cache._append(layer_index, k[a:b].transpose(1, 0, 2),
+                                         v[a:b].transpose(1, 0, 2))
+            result = _attend(q[a:b].transpose(1, 0, 2), keys, values, True, attn_maps is not None)
             if attn_maps is not None:
                 result, weights = result
                 attn_maps[i].append(weights)
             out[a:b] = result.transpose(1, 0, 2)
         return out.reshape(n, c.q_size)
+
+    def _decode_attention(self, q, k, v, layer_index, caches) -> np.ndarray:
+        """One new token per request: copy each request's K/V into one padded batch and attend
+        once, with padding masked, instead of a handful of small numpy calls per request."""
+        c = self.config
+        views = [cache._append(layer_index, k[i][:, None, :], v[i][:, None, :])
+                 for i, cache in enumerate(caches)]
+        lengths = np.array([keys.shape[1] for keys, _ in views])
+        shape = (len(caches), c.num_kv_heads, int(lengths.max()), c.head_dim)
+        keys, values = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
+        for i, (kk, vv) in enumerate(views):
+            keys[i, :, :lengths[i]] = kk
+            values[i, :, :lengths[i]] = vv
+        group = c.num_queries_per_kv
+        qg = q.reshape(len(caches), c.num_kv_heads, group, c.head_dim)  # (B, kv_heads, group, hd)
+        scores = qg @ keys.transpose(0, 1, 3, 2)  # (B, kv_heads, group, T_max)
+        padding = np.arange(shape[2])[None, :] >= lengths[:, None]  # (B, T_max)
+        scores = np.where(padding[:, None, None, :], -np.inf, scores)
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        return (weights @ values).reshape(len(caches), c.q_size)  # (B, heads * hd)
 
     def _mlp(self, h: np.ndarray, layer: LayerWeights) -> np.ndarray:
         inter = self.config.intermediate_size
@@ -326,7 +356,7 @@ class ToyModel:
         for item in batch:
             if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], KVCache)):
                 raise ValueError("each batch item must be a (token_ids, KVCache) tuple")
-            if item[1].config != self.config:
+            if item[1].config is not self.config and item[1].config != self.config:
                 raise ValueError("a KVCache was built for a different config than the model's")
             ids.append(self._check_ids(item[0]))
             caches.append(item[1])

@@ -247,3 +247,11 @@ def test_bad_input():
         count_work(0, 3)
     with pytest.raises(ValueError):
         count_work(3, 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 20), st.integers(0, 20))
+def test_request_token_ids_slice(start, length):
+    req = Request("r", [1, 2, 3, 4, 5], SamplingParams())
+    req.output_token_ids = [6, 7, 8]
+    assert req.token_ids(start, start + length) == req.all_token_ids[start:start + length]

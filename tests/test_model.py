@@ -332,3 +332,20 @@ def test_bad_input():
         model.embed([1.5])
     with pytest.raises(ValueError):
         rope_cos_sin(np.arange(3), 7, 10000.0)
+
+
+@pytest.mark.parametrize("kind", ["MHA", "GQA", "MQA"])
+def test_decode_batch_with_different_lengths_equals_each_alone(models, kind):
+    """A batch where every request adds one token (the padded decode path)."""
+    model = models[(kind, "float64")]
+    prompts = [list(b"a"), list(b"a much longer prompt"), list(b"mid size")]
+    alone, batch = [], []
+    for i, prompt in enumerate(prompts):
+        caches = [KVCache(model.config), KVCache(model.config)]
+        for cache in caches:
+            model.forward([(prompt, cache)])
+        alone.append(model.forward([([100 + i], caches[0])])[0])
+        batch.append(([100 + i], caches[1]))
+    for a, b in zip(alone, model.forward(batch)):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+    assert [c.num_tokens for _, c in batch] == [len(p) + 1 for p in prompts]
