@@ -35,6 +35,10 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     """RMSNorm over the last axis: x / sqrt(mean(x**2) + eps) * w."""
+    if np.shape(w) != np.shape(x)[-1:]:
+        raise ValueError(f"w must have shape ({np.shape(x)[-1]},) to match x {np.shape(x)}; got {np.shape(w)}")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0; got {eps!r}")
     ms = np.mean(np.square(x), axis=-1, keepdims=True)
     return x * (1.0 / np.sqrt(ms + eps)).astype(x.dtype) * w
 
@@ -53,6 +57,9 @@ def rope_cos_sin(positions, head_dim: int, theta: float, dtype=np.float64):
 
 def apply_rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
     """Rotate x (..., head_dim) by the angles in cos/sin (broadcast against x), HF layout."""
+    if x.shape[-1] % 2 or np.shape(cos)[-1] != x.shape[-1] or np.shape(sin) != np.shape(cos):
+        raise ValueError(f"x needs an even last axis equal to that of cos/sin; got x {x.shape}, "
+                         f"cos {np.shape(cos)}, sin {np.shape(sin)}")
     half = x.shape[-1] // 2
     rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)  # rotate_half(x)
     return x * cos + rotated * sin

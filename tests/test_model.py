@@ -349,3 +349,20 @@ def test_decode_batch_with_different_lengths_equals_each_alone(models, kind):
     for a, b in zip(alone, model.forward(batch)):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
     assert [c.num_tokens for _, c in batch] == [len(p) + 1 for p in prompts]
+
+
+def test_piece_validation():
+    x = np.ones((2, 4))
+    with pytest.raises(ValueError):
+        rms_norm(x, np.ones(3), 1e-5)
+    with pytest.raises(ValueError):
+        rms_norm(x, np.ones(4), -1.0)
+    cos, sin = rope_cos_sin(np.arange(2), 4, 10000.0)
+    with pytest.raises(ValueError):
+        apply_rope(np.ones((2, 6)), cos, sin)
+    with pytest.raises(ValueError):
+        rope_cos_sin(np.arange(2), 4, 0.0)
+    with pytest.raises(ValueError):
+        swiglu(x, np.ones((3, 5)), np.ones((3, 5)), np.ones((5, 4)))
+    with pytest.raises(ValueError):
+        softmax(x, axis=3)
