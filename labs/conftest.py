@@ -1,6 +1,7 @@
 """Lab grading: pick solution.py or starter.py, and report unfinished work in one line.
 
-``LAB_IMPL=solution`` (the default) runs every lab against its reference, so the suite is green.
+``LAB_IMPL=solution`` (the default) runs every lab against its reference, so the suite is green;
+a lab folder without solution.py (a workshop student copy) is graded on its starter instead.
 ``LAB_IMPL=starter`` grades your own ``starter.py``; a function that still raises
 ``NotImplementedError`` fails with one line ("Lab 1: work_with_cache is not implemented yet")
 instead of a traceback. Grading only imports your file; it never writes to it.
@@ -52,7 +53,10 @@ def lab_title(lab_dir: Path) -> str:
 @pytest.fixture(scope="module")
 def lab(request) -> ModuleType:
     """The module under test: this lab's solution.py, or starter.py when LAB_IMPL=starter."""
-    return load_lab(Path(request.module.__file__).parent, lab_impl())
+    lab_dir, impl = Path(request.module.__file__).parent, lab_impl()
+    if impl == "solution" and not (lab_dir / "solution.py").exists() and "LAB_IMPL" not in os.environ:
+        impl = "starter"  # a student copy (python -m mini_vllm.workshop student) has no solution.py
+    return load_lab(lab_dir, impl)
 
 
 def pytest_configure(config) -> None:

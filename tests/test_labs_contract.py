@@ -124,3 +124,20 @@ def test_default_run_grades_the_solutions():
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout) and "failed" not in proc.stdout
+
+
+def test_a_copy_without_solutions_grades_the_starter_by_default(tmp_path):
+    # `python -m mini_vllm.workshop student` copies the labs without solution.py.
+    lab = "lab04_prefill_vs_decode"
+    (tmp_path / "labs" / lab).mkdir(parents=True)
+    for name in ("__init__.py", "conftest.py"):
+        (tmp_path / "labs" / name).write_bytes((LABS_DIR / name).read_bytes())
+    for name in ("__init__.py", "starter.py", "test_lab.py"):
+        (tmp_path / "labs" / lab / name).write_bytes((LABS_DIR / lab / name).read_bytes())
+    env = {**{k: v for k, v in os.environ.items() if k != "LAB_IMPL"},
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "labs", "-q", "-p", "no:cacheprovider"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "Lab 4: ridge_point is not implemented yet" in proc.stdout
+    assert "solution.py" not in proc.stdout and "Error" not in proc.stdout, proc.stdout[-3000:]
