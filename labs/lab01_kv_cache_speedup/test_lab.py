@@ -24,12 +24,14 @@ def model():
 
 
 def test_work_without_cache_for_the_five_token_prompt(lab):
-    assert lab.work_without_cache(5, 10) == 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14 == 95
+    assert lab.work_without_cache(5, 10) == 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14 == 95, \
+        "step k (k = 0..9) runs the whole sequence so far: 5 + k tokens"
     assert lab.work_without_cache(5, 1) == 5  # one step: just the prompt
 
 
 def test_work_with_cache_for_the_five_token_prompt(lab):
-    assert lab.work_with_cache(5, 10) == 5 + 9 == 14  # not 15: the 10th token is never fed back in
+    assert lab.work_with_cache(5, 10) == 5 + 9 == 14, \
+        "the prompt once (5) plus 9 fed-back tokens: the 10th token is returned, never fed back in"
     assert lab.work_with_cache(5, 1) == 5  # one step: just the prompt (prefill)
 
 

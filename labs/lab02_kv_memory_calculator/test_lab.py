@@ -25,7 +25,8 @@ def llama70b():
 
 
 def test_llama3_8b_bytes_per_token(lab, llama8b):
-    assert lab.kv_values_per_token_per_layer(llama8b) == 2 * 8 * 128
+    assert lab.kv_values_per_token_per_layer(llama8b) == 2 * 8 * 128, \
+        "one key and one value per KV head (num_kv_heads = 8, not num_heads = 32), head_dim 128 each"
     assert lab.kv_bytes_per_token(llama8b) == 2 * 32 * 8 * 128 * 2 == 131_072 == 128 * KiB
 
 
@@ -39,7 +40,7 @@ def test_max_concurrent_sequences_rounds_down_and_never_goes_negative(lab):
     assert lab.max_concurrent_sequences(100, 30, 10) == 7
     assert lab.max_concurrent_sequences(100, 30, 7) == 10  # 70 / 7 exactly
     assert lab.max_concurrent_sequences(100, 30, 71) == 0  # not even one sequence fits
-    assert lab.max_concurrent_sequences(100, 130, 10) == 0  # the weights alone do not fit
+    assert lab.max_concurrent_sequences(100, 130, 10) == 0, "weights that do not fit: 0, not negative"
     assert isinstance(lab.max_concurrent_sequences(24 * GiB, 16e9, 0.25 * GiB), int)
 
 

@@ -30,7 +30,7 @@ def test_spec_sheet_is_the_80gb_sxm4(a100):
 
 def test_ridge_point(lab):
     ridge = lab.ridge_point(PEAK_BF16, BANDWIDTH)
-    assert ridge == PEAK_BF16 / BANDWIDTH
+    assert ridge == PEAK_BF16 / BANDWIDTH, "peak FLOP/s divided by bandwidth in bytes/s"
     assert round(ridge, 1) == 153.0  # FLOP/byte
     assert lab.ridge_point(PEAK_BF16, 2e12) == 156.0  # the rounded "2 TB/s" of many slides
 
