@@ -83,10 +83,10 @@ def apply_temperature(logits, temperature: float) -> np.ndarray:
 def top_k_mask(logits, k: int | None) -> np.ndarray:
     """Boolean keep-mask: logits >= the k-th largest (ties with the k-th all kept)."""
     arr = _as_logits(logits)
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be None or an integer >= 1; got {k!r}")
     if k is None or k >= arr.shape[-1]:
         return np.ones(arr.shape, bool)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be None or an integer >= 1; got {k!r}")
     kth = -np.partition(-arr, k - 1, axis=-1)[..., k - 1:k]  # (..., 1): the k-th largest
     return arr >= kth
 

@@ -157,6 +157,8 @@ def test_helper_validation():
     with pytest.raises(ValueError):
         top_k_mask(logits, 0)
     with pytest.raises(ValueError):
+        top_k_mask(logits, 100.5)
+    with pytest.raises(ValueError):
         top_p_mask(logits, 0.0)
     with pytest.raises(ValueError):
         probabilities(logits, {"temperature": 1.0})
