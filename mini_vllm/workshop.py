@@ -79,7 +79,8 @@ def student_notebook(nb: dict) -> dict:
         if tags & SOLUTION_TAGS:
             if cell["cell_type"] == "code":
                 removed |= _assigned_names(_source(cell))
-                cells.append({"cell_type": "code", "metadata": {"tags": ["exercise"]},
+                cells.append({"cell_type": "code", "id": f"your-turn-{len(cells)}",
+                              "metadata": {"tags": ["exercise"]},
                               "source": YOUR_TURN, "outputs": [], "execution_count": None})
             continue  # a markdown answer is dropped
         if cell["cell_type"] == "code":
