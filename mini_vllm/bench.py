@@ -16,6 +16,7 @@ References:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,14 @@ BATCH_SIZES = (1, 4, 16, 64)
 PROMPT_LEN = 16
 # Below this many weight bytes the model stays in the CPU caches and the DRAM bound says nothing.
 CACHE_RESIDENT_BYTES = 64e6
+
+
+def blas_threads() -> int:
+    """Threads numpy's OpenBLAS uses: OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS), else all cores."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name, "").isdigit():
+            return max(1, int(os.environ[name]))
+    return os.cpu_count() or 1
 
 
 def _say(message: str) -> None:
@@ -116,6 +125,7 @@ def _hf_model(model: ToyModel):
         rope_theta=c.rope_theta, rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta},
         tie_word_embeddings=c.tie_word_embeddings, attention_bias=False)
     hf_config._attn_implementation = "sdpa"
+    torch.set_num_threads(blas_threads())  # same number of threads as numpy's BLAS
     hf = LlamaForCausalLM(hf_config).to(getattr(torch, c.dtype)).eval()
 
     def put(param, array):  # our matrices are (in, out); torch Linear stores (out, in)
@@ -224,6 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("batch sizes must be >= 1")
     repeats = 2 if args.quick else 3
     rng = np.random.default_rng(0)
+    _say(f"{os.cpu_count()} CPU cores, {blas_threads()} BLAS threads (set OPENBLAS_NUM_THREADS to change); "
+         f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
     _say("measuring host matrix-vector bandwidth (float32 x @ W, 256 MB matrix) ...")
     bandwidth = measure_matvec_bandwidth(repeats=5 if args.quick else 10)
     _say(f"host matvec bandwidth: {bandwidth / 1e9:.2f} GB/s")
