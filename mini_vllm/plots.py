@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from . import memory, roofline
 from .config import ModelConfig
@@ -40,15 +40,37 @@ def new_axes(ax: Axes | None = None, figsize=FIGSIZE) -> Axes:
     return ax
 
 
-def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Axes:
-    """Title, axis labels, tick and legend sizes set explicitly (no global rcParams)."""
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None = "upper left"
+            ) -> Axes:
+    """Title, axis labels, tick and legend sizes set explicitly (no global rcParams).
+
+    The legend goes to a fixed corner: loc='best' searches every position on every draw.
+    """
     ax.set_title(title, fontsize=TITLE_SIZE)
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=LEGEND_SIZE, loc="best", framealpha=0.9)
+        ax.legend(fontsize=LEGEND_SIZE, loc=legend, framealpha=0.9)
     return ax
+
+
+_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _si(value: float, _pos=None) -> str:
+    """Tick label with an SI prefix: 3e14 -> '300T', 0.1 -> '0.1' (no mathtext: fast, large)."""
+    for size, prefix in _SI:
+        if abs(value) >= size:
+            return f"{value / size:g}{prefix}"
+    return f"{value:g}"
+
+
+def _log_axis(axis) -> None:
+    """Decades only, SI labels, no minor ticks: readable and ~5x cheaper to draw than the default."""
+    axis.set_major_locator(LogLocator(base=10, numticks=8))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(_si))
 
 
 def _as_list(x) -> list:
@@ -96,6 +118,8 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
         ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _log_axis(ax.xaxis)
+    _log_axis(ax.yaxis)
     ax.set_xlim(lo, hi)
     ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, d) for g, d in zip(gpus, dtypes)))
     ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
@@ -105,8 +129,8 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
     what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
     math = "/".join(dict.fromkeys(dtypes))
     title = f"Roofline: {what}{math} math\non {', '.join(g.name for g in gpus)}"
-    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)", legend=False)
-    ax.legend(fontsize=LEGEND_SIZE, loc="lower right", framealpha=0.9)
+    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)",
+            legend="lower right")
     return ax
 
 
@@ -181,8 +205,7 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     kv = kv_dtype or cfg.dtype
     title = (f"KV cache of {cfg.name} ({cfg.attention_kind}, {cfg.num_kv_heads} KV heads, {kv})\n"
              f"on {num_gpus} x {gpu.name}, batch {batch_size}")
-    _finish(ax, title, "context length per sequence (tokens)", "memory (GiB)", legend=False)
-    ax.legend(fontsize=LEGEND_SIZE, loc="upper left", framealpha=0.9)
+    _finish(ax, title, "context length per sequence (tokens)", "memory (GiB)")
     return ax
 
 
@@ -211,8 +234,9 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
     step = max(1, int(np.ceil(n_keys / 24)))  # keep labels readable for long prompts
     ax.set_xticks(range(0, n_keys, step), labels[::step], rotation=90)
     ax.set_yticks(range(0, n_q, step), labels[n_keys - n_q:][::step])
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02).set_label(
-        "attention weight", fontsize=LABEL_SIZE)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02, ticks=[0, 0.5, 1])
+    bar.set_label("attention weight", fontsize=LABEL_SIZE)
+    bar.ax.tick_params(labelsize=TICK_SIZE)
     where = " ".join(p for p in (f"layer {layer}" if layer is not None else "",
                                  f"head {head}" if head is not None else "") if p)
     share = ""
@@ -220,7 +244,7 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
         group = ", ".join(str(h) for h in heads_sharing) if heads_sharing else str(head)
         share = f"\nreads KV head {kv_head} (shared by query heads {group})"
     title = f"Attention weights {where}{share}".rstrip()
-    _finish(ax, title, "key token (attended to)", "query token (attending)", legend=False)
+    _finish(ax, title, "key token (attended to)", "query token (attending)", legend=None)
     if masked is not None and np.any(masked):
         ax.legend(fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
     return ax
@@ -235,7 +259,7 @@ def _token_label(token: str) -> str:
 
 # ---- 4. sampling ----------------------------------------------------------------------------
 def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str] | None = None,
-                  top_n: int = 20, sampled_token: int | None = None,
+                  top_n: int = 16, sampled_token: int | None = None,
                   ax: Axes | None = None) -> Axes:
     """Bars of the ``top_n`` most likely next tokens after temperature; kept tokens coloured.
 
@@ -270,7 +294,7 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
     title = (f"Next-token probabilities: T={params.temperature:g}, top-k={tk}, "
              f"top-p={params.top_p:g}\n{num_kept:,} of {len(logits):,} tokens kept; "
              f"top {len(order)} shown")
-    return _finish(ax, title, "token (most likely first)", "probability")
+    return _finish(ax, title, "token (most likely first)", "probability", legend="upper right")
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -318,9 +342,11 @@ def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str 
             label="decode: n passes of one token")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xticks(n, [f"{v:,.0f}" for v in n])
+    ax.xaxis.set_minor_locator(NullLocator())
+    _log_axis(ax.yaxis)
     return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
-                   "tokens n", "time per token (µs)")
+                   "tokens n", "time per token (µs)", legend="lower left")
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------
@@ -347,6 +373,5 @@ def plot_littles_law(throughput_per_s: float, latency_s: float, *,
     ax.set_ylim(0, max(needed, max_concurrency or 0) * 1.25 or 1)
     title = f"Little's law at latency L = {latency_s:g} s" + (
         f"\ncapacity: {capacity_label}" if max_concurrency is not None else "")
-    _finish(ax, title, "throughput X (requests/s)", "concurrency N (requests)", legend=False)
-    ax.legend(fontsize=LEGEND_SIZE, loc="upper left", framealpha=0.9)
+    _finish(ax, title, "throughput X (requests/s)", "concurrency N (requests)")
     return ax

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import html
 import io
 import time
@@ -86,14 +87,18 @@ class Explorer(widgets.VBox):
         return self._render(**{**self.values, **values})
 
     def update(self, **values) -> str:
-        """Set controls (names as in ``controls``), redraw once, return the readout text."""
+        """Set controls, redraw once, return the readout text.
+
+        Values are applied in the order of ``controls`` (a model before its num_kv_heads), so
+        the keyword order does not matter.
+        """
         unknown = set(values) - set(self.controls)
         if unknown:
             raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {sorted(self.controls)}")
         self._busy = True
         try:
-            for name, value in values.items():
-                self.controls[name].value = value
+            for name in [n for n in self.controls if n in values]:
+                self.controls[name].value = values[name]
                 if self._on_change_hook:
                     self._on_change_hook(self, name)
         finally:
@@ -146,7 +151,7 @@ def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
 def figure_png(fig: Figure) -> bytes:
     """PNG bytes of ``fig`` (what the Output shows; the benchmark times this too)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})  # fast zlib
     return buf.getvalue()
 
 
@@ -169,6 +174,18 @@ def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16
     fig.subplots_adjust(left=0.12 / ncols ** 0.5, right=0.97, bottom=bottom, top=0.83,
                         wspace=0.3)
     return fig, list(axes)
+
+
+def _displayed(factory):
+    """Let ``explore_x(show=True)`` display its widget, as ``interact`` does, so that a notebook
+    cell ``_ = explore_x()`` shows it (and nbval sees no stray repr). show=False only builds it."""
+    @functools.wraps(factory)
+    def wrapper(*args, show: bool = True, **defaults):
+        explorer = factory(*args, **defaults)
+        if show:
+            display(explorer)
+        return explorer
+    return wrapper
 
 
 # ---- control factories ----------------------------------------------------------------------
@@ -274,6 +291,7 @@ def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, sh
     return "\n".join(lines)
 
 
+@_displayed
 def explore_roofline(**defaults) -> Explorer:
     """Roofline explorer: model, GPU (or this machine), weight dtype, batch size, prompt, context."""
     state = {"host_seconds": _pick(defaults, "host_seconds", 0.4)}
@@ -351,6 +369,7 @@ def _kv_model_changed(explorer: Explorer, name: str) -> None:
     control.value = cfg.num_kv_heads
 
 
+@_displayed
 def explore_kv_growth(**defaults) -> Explorer:
     """KV-cache growth: model, num_kv_heads (MHA/GQA/MQA), KV dtype, context, batch, GPU(s)."""
     model = _pick(defaults, "model", "Llama-3-8B")
@@ -437,6 +456,7 @@ def _attention_config_changed(explorer: Explorer, name: str) -> None:
     explorer.controls["head"].max = cfg.num_heads - 1
 
 
+@_displayed
 def explore_attention(**defaults) -> Explorer:
     """Attention weights of the toy model on a typed prompt: layer, head, causal-mask toggle."""
     state: dict = {}
@@ -496,6 +516,7 @@ def _sampling_readout(logits, params, drawn, labels) -> str:
         f"Drawn with seed {params.seed}: {labels[drawn]!r} (probability {final[drawn]:.3f})"])
 
 
+@_displayed
 def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
     """Next-token distribution with temperature, top-k (0 = off), top-p and a seeded draw.
 
@@ -612,6 +633,7 @@ def _render_kv_cache_work(state: dict, *, prompt_len: int, max_new_tokens: int):
         f"{format_duration(with_s[-1])} ({without_s[-1] / with_s[-1]:.1f}x faster)"])
 
 
+@_displayed
 def explore_kv_cache_work(**defaults) -> Explorer:
     """Tokens processed and wall time with and without the KV cache, counted by the engine."""
     state: dict = {}
@@ -685,6 +707,7 @@ def _render_prefill_decode(state: dict, *, model: str, max_tokens: int):
         "across all prompt tokens, decode pays it for every token"])
 
 
+@_displayed
 def explore_prefill_decode(**defaults) -> Explorer:
     """Measured time per token on this machine: one prefill pass vs many one-token decode steps."""
     state: dict = {}
@@ -720,6 +743,7 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
         f"Most throughput at this latency: {cap:,.1f} / {latency_s:g} s = {best:,.2f} requests/s"])
 
 
+@_displayed
 def explore_littles_law(**defaults) -> Explorer:
     """Little's law N = X * L against the concurrency the KV memory allows."""
     controls = {

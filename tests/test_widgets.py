@@ -19,13 +19,13 @@ LLAMA = get_model("Llama-3-8B")
 
 # Small settings for the measuring widgets keep the sweep fast.
 FACTORIES = {
-    "roofline": lambda: widgets.explore_roofline(host_seconds=0.1),
-    "kv_growth": widgets.explore_kv_growth,
-    "attention": widgets.explore_attention,
-    "sampling": widgets.explore_sampling,
-    "kv_cache_work": lambda: widgets.explore_kv_cache_work(max_new_tokens=16),
-    "prefill_decode": lambda: widgets.explore_prefill_decode(max_tokens=16),
-    "littles_law": widgets.explore_littles_law,
+    "roofline": lambda: widgets.explore_roofline(host_seconds=0.1, show=False),
+    "kv_growth": lambda: widgets.explore_kv_growth(show=False),
+    "attention": lambda: widgets.explore_attention(show=False),
+    "sampling": lambda: widgets.explore_sampling(show=False),
+    "kv_cache_work": lambda: widgets.explore_kv_cache_work(max_new_tokens=16, show=False),
+    "prefill_decode": lambda: widgets.explore_prefill_decode(max_tokens=16, show=False),
+    "littles_law": lambda: widgets.explore_littles_law(show=False),
 }
 TEXTS = ["", "a", "héllo wörld ✓ 🙂", "\n\t tabs and newlines", "x" * 200]
 
@@ -49,14 +49,24 @@ def test_every_explorer_is_a_vbox_with_output_and_readout(explorers):
         assert w.readout.value.startswith("<div"), name
 
 
+def test_explore_displays_itself_unless_show_false(monkeypatch):
+    shown = []
+    monkeypatch.setattr(widgets, "display", lambda obj: shown.append(obj))
+    w = widgets.explore_littles_law()  # a notebook cell writes `_ = explore_littles_law()`
+    assert w in shown
+    shown.clear()
+    widgets.explore_littles_law(show=False)
+    assert not any(isinstance(obj, widgets.Explorer) for obj in shown)
+
+
 def test_defaults_preset_the_controls():
     w = widgets.explore_kv_growth(model="Llama-2-7B", context_len=2048, batch_size=3,
-                                  kv_dtype="fp8")
+                                  kv_dtype="fp8", show=False)
     assert w.values["num_kv_heads"] == 32
     assert (w.values["context_len"], w.values["batch_size"], w.values["kv_dtype"]) == \
         (2048, 3, "fp8")
     with pytest.raises(ValueError, match="unknown default"):
-        widgets.explore_sampling(temprature=0.5)
+        widgets.explore_sampling(temprature=0.5, show=False)
     with pytest.raises(ValueError, match="unknown control"):
         w.update(batchsize=2)
 
@@ -138,7 +148,7 @@ def test_attention_heads_sharing_and_mask(explorers):
 
 def test_sampling_readout_and_given_logits():
     w = widgets.explore_sampling(logits=[2.0, 1.0, 0.0], token_labels=["x", "y", "z"],
-                                 temperature=0.0)
+                                 temperature=0.0, show=False)
     assert "greedy" in w.readout_text and "'x'" in w.readout_text
     text = w.update(temperature=1.0, top_k=2, seed=3)
     assert "Kept 2 of 3 tokens" in text
@@ -226,8 +236,10 @@ def test_sweep_every_control(name, explorers, capsys):
             cases.append({control_name: value})
     cases += COMBOS[name]
     for case in cases:
-        w.update(**defaults)
-        text = w.update(**case)
+        reset = {k: v for k, v in defaults.items() if w.values[k] != v and k not in case}
+        if "model" in case:  # the model decides which num_kv_heads exist
+            reset.pop("num_kv_heads", None)
+        text = w.update(**reset, **case)  # one redraw per case
         assert _is_clean(text), (name, case, text)
         assert (w.figure is None) == text.startswith("⚠"), (name, case, text)
         if w.figure is not None:
