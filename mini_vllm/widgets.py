@@ -105,6 +105,12 @@ class Explorer(widgets.VBox):
             self._busy = False
         return self.redraw()
 
+    def snapshot(self) -> Image:
+        """The current figure as a PNG ``Image``: shows in any notebook and in the static book."""
+        if self.figure is None:
+            raise ValueError(f"no figure at these settings: {self.readout_text}")
+        return Image(data=figure_png(self.figure), format="png")
+
     def _changed(self, name: str) -> None:
         if self._busy:
             return

@@ -258,3 +258,10 @@ def test_render_is_strict_and_does_not_move_controls(explorers):
         w.render(model="Llama-3.1-405B", num_kv_heads=8)
     fig, text = w.render(batch_size=2)
     assert "Batch of 2" in text and w.values == before
+
+
+def test_snapshot_is_a_png_of_the_current_figure(explorers):
+    w = explorers["littles_law"]
+    image = w.snapshot()
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert image.data == widgets.figure_png(w.figure)
