@@ -1,11 +1,12 @@
-"""Median redraw time of every explorer at its default settings: ``python -m mini_vllm.bench_widgets``.
+"""Median redraw time of every explorer at its defaults: ``python -m mini_vllm.bench_widgets``.
 
 A redraw is what a slider move costs in the notebook: run the calculators, draw the figure,
 render it to PNG and update the readout. Measurements that a widget caches (this machine's
 timings) are warm, as they are after the first draw. Target: < 100 ms each on a 2-core machine.
 
 References:
-    ipywidgets Output widget: https://ipywidgets.readthedocs.io/en/stable/examples/Output%20Widget.html
+    ipywidgets Output widget:
+    https://ipywidgets.readthedocs.io/en/stable/examples/Output%20Widget.html
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from .config import ModelConfig
 from .sampler import SamplingParams, apply_temperature, probabilities
 from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, DPI, FIGSIZE, GREY, LABEL_SIZE,
                     LEGEND_SIZE, MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE)
-from .units import GiB, format_bytes, format_count
+from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
@@ -67,7 +67,7 @@ def _si(value: float, _pos=None) -> str:
 
 
 def _log_axis(axis) -> None:
-    """Decades only, SI labels, no minor ticks: readable and ~5x cheaper to draw than the default."""
+    """Decades only, SI labels, no minor ticks: readable and much cheaper to draw."""
     axis.set_major_locator(LogLocator(base=10, numticks=8))
     axis.set_minor_locator(NullLocator())
     axis.set_major_formatter(FuncFormatter(_si))
@@ -190,9 +190,10 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     ax.axhspan(free / GiB, top, color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
     if fit_len <= x_max:
         ax.plot([fit_len], [free / GiB], "X", color=OKABE_ITO["black"], ms=12)
+        left = fit_len < 0.4 * x_max  # keep the label inside the axes
         ax.annotate(f"batch full at {fit_len:,.0f} tokens", (fit_len, free / GiB),
-                    xytext=(-6, 8), textcoords="offset points", ha="right",
-                    fontsize=ANNOTATION_SIZE)
+                    xytext=(6 if left else -6, 8), textcoords="offset points",
+                    ha="left" if left else "right", fontsize=ANNOTATION_SIZE)
     ax.plot([context_len], [used / GiB], "o", color=OKABE_ITO["orange"], ms=10,
             label=f"{context_len:,} tokens x {batch_size}: {used / GiB:,.2f} GiB")
     fit = memory.max_sequences_naive(cfg, gpu, max(context_len, 1), kv_dtype=kv_dtype, **free_kw)
@@ -268,7 +269,10 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
     """
     logits = np.asarray(logits, dtype=float)
     final = probabilities(logits, params)  # (vocab,)
-    tempered = final if params.is_greedy else _softmax(apply_temperature(logits, params.temperature))
+    if params.is_greedy:
+        tempered = final
+    else:
+        tempered = _softmax(apply_temperature(logits, params.temperature))
     order = np.argsort(-tempered, kind="stable")[:top_n]
     kept = final[order] > 0
     ax = new_axes(ax)
@@ -372,6 +376,6 @@ def plot_littles_law(throughput_per_s: float, latency_s: float, *,
     ax.set_xlim(0, x_max)
     ax.set_ylim(0, max(needed, max_concurrency or 0) * 1.25 or 1)
     title = f"Little's law at latency L = {latency_s:g} s" + (
-        f"\ncapacity: {capacity_label}" if max_concurrency is not None else "")
+        f"\n{capacity_label}" if max_concurrency is not None else "")
     _finish(ax, title, "throughput X (requests/s)", "concurrency N (requests)")
     return ax

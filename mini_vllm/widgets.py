@@ -8,7 +8,8 @@ JupyterLab, Colab and Binder without ipympl. ``Explorer.update(**values)`` and
 shows a readable message in the readout, never a traceback.
 
 References:
-    ipywidgets Output widget: https://ipywidgets.readthedocs.io/en/stable/examples/Output%20Widget.html
+    ipywidgets Output widget:
+    https://ipywidgets.readthedocs.io/en/stable/examples/Output%20Widget.html
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from .catalog import get_model, list_models
 from .config import TOY, TOY_MHA, TOY_MQA
 from .engine import LLMEngine, count_work
 from .hardware import get_gpu, list_gpus, load_h100_measurements, measure_host
-from .model import ToyModel
+from .model import ToyModel, causal_mask
 from .sampler import Sampler, SamplingParams
 from .style import DPI, FIGSIZE
 from .tokenizer import ByteTokenizer
-from .units import GiB, format_bytes, format_duration, format_flops_per_s
+from .units import format_bytes, format_duration, format_flops_per_s
 
 __all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attention",
            "explore_sampling", "explore_kv_cache_work", "explore_prefill_decode",
@@ -94,7 +95,8 @@ class Explorer(widgets.VBox):
         """
         unknown = set(values) - set(self.controls)
         if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {sorted(self.controls)}")
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; "
+                             f"known: {sorted(self.controls)}")
         self._busy = True
         try:
             for name in [n for n in self.controls if n in values]:
@@ -287,10 +289,13 @@ def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, sh
     crit = roofline.critical_batch_size(cfg, gpu, dtype=dtype, **kw)
     lines = [f"Decode at batch {batch_size}: intensity {intensity:,.1f} FLOP/byte vs ridge "
              f"{ridge:,.0f} FLOP/byte -> {regime}",
-             f"Compute utilisation bound: {util:.1%} of {format_flops_per_s(gpu.peak_flops(dtype))}",
-             f"Decode bound: {tok_s:,.0f} tokens/s in total ({tok_s / batch_size:,.1f} per sequence)",
+             f"Best-case compute utilisation: {util:.1%} of "
+             f"{format_flops_per_s(gpu.peak_flops(dtype))}",
+             f"Decode bound: {tok_s:,.0f} tokens/s in total "
+             f"({tok_s / batch_size:,.1f} per sequence)",
              f"Critical batch (decode reaches the ridge): "
-             + (f"{crit:,.0f}" if np.isfinite(crit) else "never (the KV reads grow as fast as the math)")]
+             + (f"{crit:,.0f}" if np.isfinite(crit) else
+                "never (the KV reads grow as fast as the math)")]
     if show_measured:
         lines.append("Crosses: measured decode steps on one H100 (CUDA graphs), "
                      "mini_vllm/data/h100_ctx*.csv")
@@ -299,7 +304,7 @@ def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, sh
 
 @_displayed
 def explore_roofline(**defaults) -> Explorer:
-    """Roofline explorer: model, GPU (or this machine), weight dtype, batch size, prompt, context."""
+    """Roofline explorer: model, GPU (or this machine), weight dtype, batch, prompt, context."""
     state = {"host_seconds": _pick(defaults, "host_seconds", 0.4)}
     gpu_names = list_gpus() + [THIS_MACHINE]
     controls = {
@@ -316,7 +321,8 @@ def explore_roofline(**defaults) -> Explorer:
                                      _pick(defaults, "prompt_len", 512)),
         "context_len": _choice_slider("decode context", [0] + CONTEXTS[:8],
                                       _pick(defaults, "context_len", 0)),
-        "show_measured": _checkbox("overlay measured H100", _pick(defaults, "show_measured", False)),
+        "show_measured": _checkbox("overlay measured H100",
+                                   _pick(defaults, "show_measured", False)),
     }
     _no_leftovers(defaults, "explore_roofline")
     render = lambda **v: _render_roofline(state, **v)  # noqa: E731
@@ -427,7 +433,7 @@ def _render_attention(state: dict, *, prompt: str, config: str, layer: int, head
     tok = ByteTokenizer()
     tokens = [tok.token_str(i) for i in ids]
     weights = maps[layer, head]  # (T, T)
-    future = np.triu(np.ones_like(weights, dtype=bool), k=1)  # what the causal mask removes
+    future = causal_mask(len(ids), len(ids))  # (T, T) True where the mask removes a pair
     group = cfg.num_queries_per_kv
     kv_head = head // group  # query head h reads KV head h // group (model.attention)
     sharing = list(range(kv_head * group, (kv_head + 1) * group))
@@ -439,7 +445,8 @@ def _render_attention(state: dict, *, prompt: str, config: str, layer: int, head
 
 def _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_head) -> str:
     n = len(ids)
-    lines = [f"{n} tokens (one byte each){' - cut to the first %d' % n if n == MAX_ATTENTION_TOKENS else ''}; "
+    cut = f" - cut to the first {n}" if n == MAX_ATTENTION_TOKENS else ""
+    lines = [f"{n} tokens (one byte each){cut}; "
              f"{cfg.name}: {cfg.num_heads} query heads, {cfg.num_kv_heads} KV heads "
              f"({cfg.attention_kind})",
              f"Query heads {sharing} share KV head {kv_head}: same keys, different queries"]
@@ -515,7 +522,8 @@ def _sampling_readout(logits, params, drawn, labels) -> str:
     final = probabilities(logits, params)
     kept = int(np.count_nonzero(final))
     how = "greedy (temperature < 1e-5): always the most likely token" if params.is_greedy else \
-        f"temperature {params.temperature:g} then top-k {params.top_k or 'off'} then top-p {params.top_p:g}"
+        (f"temperature {params.temperature:g} then top-k {params.top_k or 'off'} "
+         f"then top-p {params.top_p:g}")
     return "\n".join([
         f"Rule: {how}",
         f"Kept {kept:,} of {len(logits):,} tokens; the sampler draws only among them",
@@ -645,7 +653,8 @@ def explore_kv_cache_work(**defaults) -> Explorer:
     state: dict = {}
     controls = {
         "prompt_len": _slider("prompt tokens", _pick(defaults, "prompt_len", 8), 1, 64),
-        "max_new_tokens": _slider("generated tokens", _pick(defaults, "max_new_tokens", 48), 1, 128),
+        "max_new_tokens": _slider("generated tokens", _pick(defaults, "max_new_tokens", 48), 1,
+                                  128),
     }
     _no_leftovers(defaults, "explore_kv_cache_work")
     render = lambda **v: _render_kv_cache_work(state, **v)  # noqa: E731
@@ -737,14 +746,15 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
     cap = report.max_concurrency
     fig, (ax,) = _figure()
     plots.plot_littles_law(throughput_per_s, latency_s, max_concurrency=cap, ax=ax,
-                           capacity_label=f"KV cache of {cfg.name} on {spec.name}, "
-                                          f"{context_len:,} tokens/request")
+                           capacity_label=f"KV cache: {cfg.name} on {spec.name}, "
+                                          f"{context_len:,} tok/request")
     best = roofline.littles_law_throughput(cap, latency_s)
     verdict = "fits" if needed <= cap else "does NOT fit: requests would queue"
     return fig, "\n".join([
         f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = {needed:,.1f} "
         f"requests in flight",
-        f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens ({report.concurrency_line}) "
+        f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens "
+        f"({report.concurrency_line}) "
         f"-> {verdict}",
         f"Most throughput at this latency: {cap:,.1f} / {latency_s:g} s = {best:,.2f} requests/s"])
 
