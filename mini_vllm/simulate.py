@@ -178,14 +178,18 @@ def trace_counters(engine: LLMEngine, max_steps: int = 10_000) -> list[CounterRo
 
 
 def format_counter_table(rows: list[CounterRow], tokenizer=None) -> str:
-    """A fixed-width text table of ``rows``; sampled ids shown with ``tokenizer.token_str`` if given."""
-    head = (f"{'step':>4} {'request':>7} {'phase':>15} {'computed now':>12} {'num_tokens':>10} "
-            f"{'num_computed':>12} {'gap':>4} {'sampled':>8}  status")
-    lines = [head]
+    """A text table of ``rows`` (under 80 columns); sampled ids via ``tokenizer.token_str`` if given.
+
+    Columns: step, request id, phase, tokens run this step, the two counters, their gap, the
+    sampled token and the state after the step ('waiting', 'running' or 'done').
+    """
+    lines = [f"{'step':>4} {'req':>3} {'phase':>15} {'run':>4}  {'num_tokens':>10}  "
+             f"{'num_computed':>12} {'gap':>3} {'sampled':>8}  state"]
     for r in rows:
         sampled = "" if r.sampled_token_id is None else (
             repr(tokenizer.token_str(r.sampled_token_id)) if tokenizer else str(r.sampled_token_id))
-        lines.append(f"{r.step:>4} {r.request_id:>7} {r.phase:>15} {r.num_scheduled_tokens:>12} "
-                     f"{r.num_tokens:>10} {r.num_computed_tokens:>12} {r.num_new_tokens:>4} "
-                     f"{sampled:>8}  {r.status}")
+        state = "done" if r.status.startswith("FINISHED") else r.status.lower()
+        lines.append(f"{r.step:>4} {r.request_id:>3} {r.phase:>15} {r.num_scheduled_tokens:>4}  "
+                     f"{r.num_tokens:>10}  {r.num_computed_tokens:>12} {r.num_new_tokens:>3} "
+                     f"{sampled:>8}  {state}")
     return "\n".join(lines)

@@ -105,3 +105,12 @@ def test_phases_and_table():
     table = format_counter_table(rows, ByteTokenizer())
     assert len(table.splitlines()) == len(rows) + 1
     assert "prefill (chunk)" in table
+
+
+def test_table_fits_in_80_columns():
+    from mini_vllm.simulate import format_counter_table, trace_counters
+    from mini_vllm.tokenizer import ByteTokenizer
+
+    table = format_counter_table(trace_counters(_engine_with(12, 3, budget=5)), ByteTokenizer())
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert table.splitlines()[-1].endswith("done")
