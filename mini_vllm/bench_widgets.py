@@ -12,6 +12,8 @@ References:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import time
 
@@ -39,7 +41,8 @@ def time_redraws(explorer: widgets.Explorer, repeats: int) -> tuple[list[float],
     wall, cpu = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        explorer.redraw()
+        with contextlib.redirect_stdout(io.StringIO()):  # outside a kernel display() prints
+            explorer.redraw()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return wall, cpu
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"  (target < {TARGET_S * 1e3:.0f} ms)")
     for name, make in EXPLORERS.items():
         t0 = time.perf_counter()
-        explorer = make(show=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            explorer = make(show=False)
         first = time.perf_counter() - t0
         wall, cpu = time_redraws(explorer, args.repeats)
         medians[name] = statistics.median(wall)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from . import memory, roofline
@@ -31,13 +32,19 @@ __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
 
 
 # ---- shared helpers -------------------------------------------------------------------------
-def new_axes(ax: Axes | None = None, figsize=FIGSIZE) -> Axes:
+def new_axes(ax: Axes | None = None, figsize=FIGSIZE, *, left: float = 0.14,
+             bottom: float = 0.15) -> Axes:
     """``ax`` itself, or the Axes of a new pyplot figure with the book's size and margins."""
     if ax is not None:
         return ax
     fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
-    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.85)  # fixed: no layout engine
+    fig.subplots_adjust(left=left, right=0.97, bottom=bottom, top=0.85)  # fixed: no layout engine
     return ax
+
+
+# A taller figure, with margins that leave room for 6-character token labels like '<0xE2>'.
+ATTENTION_FIGSIZE = (FIGSIZE[0], 5.4)
+ATTENTION_MARGINS = {"left": 0.19, "bottom": 0.2}
 
 
 def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None = "upper left"
@@ -55,6 +62,7 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None =
     return ax
 
 
+MASKED_RGBA = (0.87, 0.87, 0.87, 1.0)  # light grey: cells the causal mask removes
 _SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
@@ -217,24 +225,22 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
                    ax: Axes | None = None) -> Axes:
     """Heatmap of one head's attention weights (queries x keys), tokens as tick labels.
 
-    ``masked`` (bool, same shape) marks cells the causal mask removes: they are hatched.
+    ``masked`` (bool, same shape) marks cells the causal mask removes: they are greyed out.
     ``kv_head``/``heads_sharing`` name the KV head this query head reads and its GQA group.
     """
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape[1] != len(tokens) or w.shape[0] > w.shape[1]:
         raise ValueError(f"weights must be (num_queries, num_keys={len(tokens)}); got {w.shape}")
-    ax = new_axes(ax)
+    ax = new_axes(ax, ATTENTION_FIGSIZE, **ATTENTION_MARGINS)
     image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")
     if masked is not None and np.any(masked):
-        ys, xs = np.nonzero(np.asarray(masked))
-        ax.scatter(xs, ys, marker="x", s=30, color=GREY, linewidths=1.2,
-                   label="removed by the causal mask")
-    labels = [_token_label(t) for t in tokens]
-    n_keys, n_q = w.shape[1], w.shape[0]
-    step = max(1, int(np.ceil(n_keys / 24)))  # keep labels readable for long prompts
-    ax.set_xticks(range(0, n_keys, step), labels[::step], rotation=90)
-    ax.set_yticks(range(0, n_q, step), labels[n_keys - n_q:][::step])
+        overlay = np.zeros(w.shape + (4,))  # (Tq, Tk, RGBA): transparent except masked cells
+        overlay[np.asarray(masked, dtype=bool)] = MASKED_RGBA
+        ax.imshow(overlay, aspect="auto", interpolation="nearest")
+        ax.legend(handles=[Patch(color=MASKED_RGBA, label="removed by the causal mask")],
+                  fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
+    _token_ticks(ax, [_token_label(t) for t in tokens], w.shape[0])
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02, ticks=[0, 0.5, 1])
     bar.set_label("attention weight", fontsize=LABEL_SIZE)
     bar.ax.tick_params(labelsize=TICK_SIZE)
@@ -246,9 +252,30 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
         share = f"\nreads KV head {kv_head} (shared by query heads {group})"
     title = f"Attention weights {where}{share}".rstrip()
     _finish(ax, title, "key token (attended to)", "query token (attending)", legend=None)
-    if masked is not None and np.any(masked):
-        ax.legend(fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
     return ax
+
+
+def _token_ticks(ax: Axes, labels: list[str], num_queries: int) -> None:
+    """Tokens under the columns and beside the rows, as plain Text artists (gid 'x-token' and
+    'y-token'): dozens of Tick objects cost more to build and draw than the heatmap itself."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    step = max(1, int(np.ceil(len(labels) / 28)))  # keep labels readable for long prompts
+    for j in range(0, len(labels), step):
+        ax.text(j, -0.01, labels[j], transform=ax.get_xaxis_transform(), rotation=90,
+                ha="center", va="top", fontsize=TICK_SIZE, gid="x-token")
+    rows = labels[len(labels) - num_queries:]  # the queries are the last tokens
+    step = max(1, int(np.ceil(num_queries / 24)))  # rows are closer together than columns
+    for i in range(0, num_queries, step):
+        ax.text(-0.01, i, rows[i], transform=ax.get_yaxis_transform(), ha="right",
+                va="center", fontsize=TICK_SIZE, gid="y-token")
+    pad = 0.62 * TICK_SIZE * max(map(len, labels)) + 12  # points: room for the longest token
+    ax.xaxis.labelpad = ax.yaxis.labelpad = pad
+
+
+def token_tick_labels(ax: Axes, axis: str = "x") -> list[str]:
+    """The token labels plot_attention drew along ``axis`` ('x' keys, 'y' queries)."""
+    return [t.get_text() for t in ax.texts if t.get_gid() == f"{axis}-token"]
 
 
 def _token_label(token: str) -> str:

@@ -49,7 +49,7 @@ POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
 TOY_CONFIGS = {"toy (GQA: 4 q heads, 2 KV heads)": TOY, "toy-mha (4 q heads, 4 KV heads)": TOY_MHA,
                "toy-mqa (4 q heads, 1 KV head)": TOY_MQA}
-MAX_ATTENTION_TOKENS = 40  # more tokens than this make unreadable tick labels
+MAX_ATTENTION_TOKENS = 48  # more tokens than this make unreadable labels
 
 
 # ---- the widget shell -----------------------------------------------------------------------
@@ -173,13 +173,13 @@ def _readout_html(text: str) -> str:
             + "<br>".join(lines) + "</div>")
 
 
-def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16
-            ) -> tuple[Figure, list]:
+def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16,
+            left: float | None = None, height: float | None = None) -> tuple[Figure, list]:
     """A figure outside pyplot (nothing to close, nothing leaks) with fixed margins."""
     w, h = FIGSIZE
-    fig = Figure(figsize=(width or w * ncols, h), dpi=DPI)
+    fig = Figure(figsize=(width or w * ncols, height or h), dpi=DPI)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
-    fig.subplots_adjust(left=0.12 / ncols ** 0.5, right=0.97, bottom=bottom, top=0.83,
+    fig.subplots_adjust(left=left or 0.12 / ncols ** 0.5, right=0.97, bottom=bottom, top=0.83,
                         wspace=0.3)
     return fig, list(axes)
 
@@ -437,7 +437,7 @@ def _render_attention(state: dict, *, prompt: str, config: str, layer: int, head
     group = cfg.num_queries_per_kv
     kv_head = head // group  # query head h reads KV head h // group (model.attention)
     sharing = list(range(kv_head * group, (kv_head + 1) * group))
-    fig, (ax,) = _figure()
+    fig, (ax,) = _figure(height=plots.ATTENTION_FIGSIZE[1], **plots.ATTENTION_MARGINS)
     plots.plot_attention(weights, tokens, layer=layer, head=head, kv_head=kv_head,
                          heads_sharing=sharing, masked=future if causal else None, ax=ax)
     return fig, _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_head)

@@ -10,7 +10,7 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mini_vllm import memory, roofline, widgets  # noqa: E402
+from mini_vllm import memory, plots, roofline, widgets  # noqa: E402
 from mini_vllm.catalog import get_model  # noqa: E402
 from mini_vllm.engine import count_work  # noqa: E402
 from mini_vllm.hardware import get_gpu  # noqa: E402
@@ -136,7 +136,7 @@ def test_attention_heads_sharing_and_mask(explorers):
     assert "Query heads [2, 3] share KV head 1" in text
     assert "removes 3 of 9" in text
     ax = w.figure.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert plots.token_tick_labels(ax, "x") == ["a", "b", "c"]
     weights = ax.images[0].get_array()
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
     assert np.all(weights[np.triu_indices(3, 1)] == 0)
