@@ -1,6 +1,5 @@
 """Tests for mini_vllm.request and mini_vllm.engine: scheduling, counters, modes, batching."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
