@@ -12,7 +12,9 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import functools
 import json
 import os
@@ -200,6 +202,49 @@ def h100_measured_spec(ctx: int = 2048) -> GPUSpec:
 
 
 # ---- this machine ---------------------------------------------------------------------------
+# ---- BLAS threads ---------------------------------------------------------------------------
+_BLAS_THREADS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                 ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+                 ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+def _openblas_thread_functions():
+    """(setter, getter) of the OpenBLAS that numpy loaded, or (None, None)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = [line.split()[-1] for line in maps
+                     if "openblas" in line.lower() and line.rstrip().endswith(".so")]
+        lib = ctypes.CDLL(paths[0]) if paths else None
+    except OSError:  # no /proc (macOS, Windows) or the library cannot be opened
+        return None, None
+    for set_name, get_name in _BLAS_THREADS:
+        if lib is not None and hasattr(lib, set_name) and hasattr(lib, get_name):
+            return getattr(lib, set_name), getattr(lib, get_name)
+    return None, None
+
+
+@contextlib.contextmanager
+def blas_threads(num_threads: int = 1):
+    """Run numpy's OpenBLAS on ``num_threads`` threads inside the block, then restore it.
+
+    Small matmuls split over threads mostly wait for each other, and on a busy 2-core machine a
+    threaded matmul was measured 30x slower than on one thread; timings on one thread are stable.
+    A no-op when numpy's BLAS is not OpenBLAS (the thread count is then whatever BLAS chooses).
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be an integer >= 1; got {num_threads!r}")
+    setter, getter = _openblas_thread_functions()
+    if setter is None:
+        yield
+        return
+    before = getter()
+    setter(num_threads)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
 def _best_rate(work, amount: float, seconds: float) -> float:
     """Run work() repeatedly for about `seconds`; the best amount-per-second over the runs."""
     best, deadline = 0.0, time.perf_counter() + seconds
@@ -219,13 +264,15 @@ def _host_memory_bytes() -> float:
         return 16e9
 
 
-def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Generator | None = None
-                 ) -> GPUSpec:
+def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Generator | None = None,
+                 *, threads: int | None = 1) -> GPUSpec:
     """Measure this CPU's float32 matmul FLOP/s and memory read bandwidth with numpy.
 
     Half the time goes to n x n matmuls (2 n^3 FLOP each), half to summing a 256 MiB array
     (bytes read / time). The best run counts, as for a peak figure. Returns a GPUSpec named
-    'this machine (CPU)' whose only rate is dense 'float32'.
+    'this machine (CPU)' whose only rate is dense 'float32'. ``threads=1`` (the default) measures
+    one core, which is stable on a shared machine and matches how the toy engine is timed in the
+    book; ``threads=None`` lets BLAS use every core (the machine's peak, noisier under load).
     """
     if not isinstance(seconds, (int, float)) or not seconds > 0:
         raise ValueError(f"seconds must be > 0; got {seconds!r}")
@@ -235,7 +282,11 @@ def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Gen
     b = rng.standard_normal((n, n), dtype=np.float32)
     if progress:
         print(f"measuring float32 matmul ({n}x{n}) for {seconds / 2:.1f} s ...", flush=True)
-    flops = _best_rate(lambda: a @ b, 2.0 * n**3, seconds / 2)
+    if threads is None:
+        flops = _best_rate(lambda: a @ b, 2.0 * n**3, seconds / 2)
+    else:
+        with blas_threads(threads):
+            flops = _best_rate(lambda: a @ b, 2.0 * n**3, seconds / 2)
     big = np.ones((256 if seconds >= 1 else 16) * 2**20 // 4, dtype=np.float32)
     if progress:
         print(f"measuring memory bandwidth ({big.nbytes // 2**20} MiB read) for "
@@ -247,5 +298,6 @@ def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Gen
         name="this machine (CPU)", memory_bytes=_host_memory_bytes(),
         bandwidth_bytes_per_s=bandwidth, dense_flops={"float32": flops}, vendor="",
         arch=sys.platform, sources=("measured with numpy by mini_vllm.hardware.measure_host",),
-        notes=f"best of repeated {n}x{n} float32 matmuls and array sums; "
+        notes=f"best of repeated {n}x{n} float32 matmuls "
+              f"({'all cores' if threads is None else f'{threads} BLAS thread(s)'}) and array sums; "
               f"numpy {np.__version__}")

@@ -100,3 +100,24 @@ def test_gpuspec_is_hashable_and_frozen():
         a100.memory_bytes = 1
     with pytest.raises(TypeError):
         a100.dense_flops["bfloat16"] = 1.0  # read-only
+
+
+def test_blas_threads_validates_and_restores():
+    from mini_vllm.hardware import _openblas_thread_functions, blas_threads
+    with pytest.raises(ValueError, match="num_threads"):
+        with blas_threads(0):
+            pass
+    setter, getter = _openblas_thread_functions()
+    before = getter() if getter else None
+    with blas_threads(1):
+        if getter:
+            assert getter() == 1
+    if getter:
+        assert getter() == before
+
+
+def test_measure_host_names_its_thread_count():
+    from mini_vllm.hardware import measure_host
+    spec = measure_host(seconds=0.05, progress=False)
+    assert "1 BLAS thread" in spec.notes
+    assert measure_host(seconds=0.05, progress=False, threads=None).notes.count("all cores") == 1
