@@ -19,6 +19,7 @@ from .request import Request, RequestStatus
 from .roofline import (critical_batch_size, decode_intensity, decode_tokens_per_s_bound,
                        littles_law_concurrency, prefill_intensity, ridge_point, utilization)
 from .sampler import Sampler, SamplingParams
+from .simulate import SimulationResult, simulate_serving, trace_counters
 from .tokenizer import ByteTokenizer
 from .units import GB, GiB, format_bytes
 
@@ -26,11 +27,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ByteTokenizer", "GB", "GPUSpec", "GiB", "KVCache", "LLMEngine", "ModelConfig", "Request",
-    "RequestStatus", "Sampler", "SamplingParams", "TOY", "TOY_MHA", "TOY_MQA", "ToyModel",
+    "RequestStatus", "Sampler", "SamplingParams", "SimulationResult", "TOY", "TOY_MHA", "TOY_MQA", "ToyModel",
     "check_close", "check_equal", "count_work", "critical_batch_size", "decode_intensity",
     "decode_tokens_per_s_bound", "format_bytes", "free_kv_bytes", "from_hf_config", "get_gpu",
     "get_model", "kv_bytes_per_sequence", "kv_bytes_per_token", "kv_bytes_total", "list_gpus",
     "list_models", "littles_law_concurrency", "max_sequences_naive", "measure_host",
-    "model_info", "num_params", "prefill_intensity", "ridge_point", "utilization",
+    "model_info", "num_params", "prefill_intensity", "ridge_point", "simulate_serving", "trace_counters", "utilization",
     "vllm_kv_cache_report", "weight_bytes",
 ]
