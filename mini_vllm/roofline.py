@@ -5,8 +5,10 @@ arithmetic intensity F / D decides which term wins: below the ridge point (peak 
 memory term does. Decode at batch B does 2 x params x B FLOP on one read of the weights (plus
 the KV cache), so its intensity is about B; prefill of P tokens is about P.
 
-Conventions: FLOP per token = 2 x (active) parameters, linear layers only (the attention score
-FLOP and the embedding lookup are left out, as in the napkin version); the bytes read are all
+Conventions: FLOP per token = 2 x (active) parameters, the napkin version: every weight counts
+once, including the embedding table and norms (a lookup and a scale, not really matmuls; the
+exact per-part count is flops_per_token_breakdown), and the attention-score FLOP over the
+cached keys are left out; the bytes read are all
 weights once per step plus, when context_len > 0, the KV cache of every sequence. MoE models
 count active parameters for FLOP but all weights for bytes (every expert is read at large batch).
 weight_dtype changes only the weights' bytes; the KV cache stays in kv_dtype (default: the
