@@ -68,8 +68,8 @@ class SimulationResult:
 
     @property
     def mean_latency_s(self) -> float:
-        """L: mean time a request spends in the system, in simulated seconds."""
-        return float(self.latency_s.mean())
+        """L: mean time a request spends in the system, in simulated seconds (nan if none came)."""
+        return float(self.latency_s.mean()) if self.num_requests else float("nan")
 
     @property
     def tokens_per_s(self) -> float:

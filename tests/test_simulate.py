@@ -114,3 +114,26 @@ def test_table_fits_in_80_columns():
     table = format_counter_table(trace_counters(_engine_with(12, 3, budget=5)), ByteTokenizer())
     assert max(len(line) for line in table.splitlines()) <= 80
     assert table.splitlines()[-1].endswith("done")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(rate=st.floats(0.0, 1.5), steps=st.integers(1, 12), seed=st.integers(0, 10_000),
+       budget=st.one_of(st.none(), st.integers(1, 12)), step_time_s=st.floats(0.001, 1.0))
+def test_littles_law_holds_for_any_drained_run(rate, steps, seed, budget, step_time_s):
+    r = simulate_serving(rate_per_step=rate, num_arrival_steps=steps, prompt_len=(1, 5),
+                         max_tokens=(1, 4), seed=seed, max_num_batched_tokens=budget,
+                         step_time_s=step_time_s)
+    assert r.in_flight.sum() == r.latency_steps.sum()
+    if r.num_requests:
+        assert r.mean_in_flight == pytest.approx(r.throughput_per_s * r.mean_latency_s, rel=1e-12)
+        if budget is not None:
+            assert r.tokens_per_step.max() <= budget
+
+
+def test_no_arrivals_is_an_empty_but_valid_run():
+    r = simulate_serving(rate_per_step=0.0, num_arrival_steps=5)
+    assert r.num_requests == 0 and r.mean_in_flight == 0.0 and r.throughput_per_s == 0.0
+    assert np.isnan(r.mean_latency_s)
