@@ -359,14 +359,18 @@ class ToyModel:
     def _check_batch(self, batch):
         if not isinstance(batch, (list, tuple)) or not batch:
             raise ValueError("batch must be a non-empty list of (token_ids, KVCache) pairs")
-        ids, caches = [], []
+        caches, lengths, flat = [], [], []
         for item in batch:
             if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], KVCache)):
                 raise ValueError("each batch item must be a (token_ids, KVCache) tuple")
             if item[1].config is not self.config and item[1].config != self.config:
                 raise ValueError("a KVCache was built for a different config than the model's")
-            ids.append(self._check_ids(item[0]))
+            ids = item[0] if isinstance(item[0], list) else self._check_ids(item[0]).tolist()
+            if not ids:
+                raise ValueError("every request in a batch needs at least one new token")
+            flat.extend(ids)
             caches.append(item[1])
+            lengths.append(len(ids))
         if len({id(cache) for cache in caches}) != len(caches):
             raise ValueError("two requests in one batch share a KVCache")
-        return np.concatenate(ids), caches, [len(i) for i in ids]
+        return self._check_ids(flat), caches, lengths  # one check for the whole batch

@@ -86,7 +86,7 @@ class Request:
     @property
     def num_tokens(self) -> int:
         """Prompt plus output tokens."""
-        return self.num_prompt_tokens + self.num_output_tokens
+        return len(self.prompt_token_ids) + len(self.output_token_ids)
 
     @property
     def num_new_tokens(self) -> int:
