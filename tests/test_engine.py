@@ -254,3 +254,15 @@ def test_request_token_ids_slice(start, length):
     req = Request("r", [1, 2, 3, 4, 5], SamplingParams())
     req.output_token_ids = [6, 7, 8]
     assert req.token_ids(start, start + length) == req.all_token_ids[start:start + length]
+
+
+# ---- the benchmark's helpers (the benchmark itself is not a test) ------------------------------
+def test_bench_helpers():
+    from mini_vllm.bench import cache_speedup, decode_bytes_per_step
+    weights = ToyModel(TOY).weights
+    expected = weights.nbytes - weights.embed.nbytes + weights.embed[0].nbytes
+    assert decode_bytes_per_step(weights) == expected
+    tied = ToyModel(TOY.replace(tie_word_embeddings=True)).weights
+    assert decode_bytes_per_step(tied) == tied.nbytes + tied.embed[0].nbytes
+    result = cache_speedup(TOY, new_tokens=6)
+    assert (result["no_cache_tokens"], result["cache_tokens"]) == count_work(16, 6)
