@@ -109,9 +109,33 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
     ridges = [roofline.ridge_point(g, d) for g, d in zip(gpus, dtypes)]
     xs = [i for i, _, _ in points] + ridges + [i for i, _ in measured or []]
     lo, hi = 10 ** np.floor(np.log10(min(xs) / 3)), 10 ** np.ceil(np.log10(max(xs) * 3))
-    intensity = np.geomspace(lo, hi, 64)
-    ax.axvspan(lo, ridges[0], color=MEMORY_BOUND_FILL, alpha=0.15, lw=0)
-    ax.axvspan(ridges[0], hi, color=COMPUTE_BOUND_FILL, alpha=0.15, lw=0)
+    _draw_roofs(ax, gpus, dtypes, ridges, np.geomspace(lo, hi, 64))
+    _draw_roofline_points(ax, points)
+    if measured:
+        mx, my = zip(*measured)
+        ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label)
+    for axis in (ax.xaxis, ax.yaxis):
+        _log_axis(axis)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, d) for g, d in zip(gpus, dtypes)))
+    what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
+    math = "/".join(dict.fromkeys(dtypes))
+    title = f"Roofline: {what}{math} math\non {', '.join(g.name for g in gpus)}"
+    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)",
+            legend="lower right")
+    return ax
+
+
+def _draw_roofs(ax: Axes, gpus, dtypes, ridges, intensity: np.ndarray) -> None:
+    """One roof per GPU with its ridge marked; the first GPU's ridge splits the shaded regions."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.axvspan(intensity[0], ridges[0], color=MEMORY_BOUND_FILL, alpha=0.15, lw=0)
+    ax.axvspan(ridges[0], intensity[-1], color=COMPUTE_BOUND_FILL, alpha=0.15, lw=0)
+    ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
+            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["blue"])
+    ax.text(0.98, 0.96, "compute-bound", transform=ax.transAxes, ha="right", va="top",
+            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["vermillion"])
     for k, (gpu, ridge, d) in enumerate(zip(gpus, ridges, dtypes)):
         color = CYCLE[k % len(CYCLE)]
         ax.plot(intensity, [roofline.attainable_flops(gpu, i, d) for i in intensity],
@@ -120,26 +144,6 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
         ax.plot([ridge], [peak], "D", color=color, ms=8)
         ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(4, -16),
                     textcoords="offset points", fontsize=ANNOTATION_SIZE, color=color)
-    _draw_roofline_points(ax, points)
-    if measured:
-        mx, my = zip(*measured)
-        ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _log_axis(ax.xaxis)
-    _log_axis(ax.yaxis)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, d) for g, d in zip(gpus, dtypes)))
-    ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
-            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["blue"])
-    ax.text(0.98, 0.96, "compute-bound", transform=ax.transAxes, ha="right", va="top",
-            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["vermillion"])
-    what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
-    math = "/".join(dict.fromkeys(dtypes))
-    title = f"Roofline: {what}{math} math\non {', '.join(g.name for g in gpus)}"
-    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)",
-            legend="lower right")
-    return ax
 
 
 def _roofline_points(gpu, cfg, batch_sizes, prompt_len, dtype, weight_dtype, context_len):

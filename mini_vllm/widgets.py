@@ -32,7 +32,8 @@ from . import memory, plots, roofline
 from .catalog import get_model, list_models
 from .config import TOY, TOY_MHA, TOY_MQA
 from .engine import LLMEngine, count_work
-from .hardware import get_gpu, list_gpus, load_h100_measurements, measure_host
+from .hardware import (H100_CONTEXTS, get_gpu, list_gpus, load_h100_measurements,
+                       measure_host)
 from .model import ToyModel, causal_mask
 from .sampler import Sampler, SamplingParams
 from .style import DPI, FIGSIZE
@@ -71,6 +72,9 @@ class Explorer(widgets.VBox):
                           layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         super().__init__([widgets.HTML(f"<b>{html.escape(title)}</b>"), box, self.readout,
                           self.output])
+        # Same CSS class as ``interact``'s box (look and browser-test selectors), plus our own.
+        self.add_class("widget-interact")
+        self.add_class("mini-vllm-explorer")
         for name, control in controls.items():
             control.observe(lambda change, name=name: self._changed(name), names="value")
         self.redraw()
@@ -213,6 +217,10 @@ def _slider(description: str, value, lo, hi, step=1) -> widgets.Widget:
 
 
 def _choice_slider(description: str, options, value) -> widgets.SelectionSlider:
+    if value not in options:  # a preset between the steps (batch 3) becomes a step of its own
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{description}={value!r}; choose a number such as {options[0]}")
+        options = sorted({*options, value})
     return widgets.SelectionSlider(description=description, options=options, value=value,
                                    continuous_update=False, style=_STYLE,
                                    layout=widgets.Layout(width="320px"))
@@ -254,9 +262,14 @@ def _math_dtype(gpu, weight_dtype: str) -> str:
     return weight_dtype if weight_dtype in gpu.dense_flops else "bfloat16"
 
 
+def _measured_context(context_len: int) -> int:
+    """The measured context (512, 2048 or 8192 tokens) nearest to the chosen one."""
+    return min(H100_CONTEXTS, key=lambda c: abs(c - max(context_len, 1)))
+
+
 def _measured_h100(cfg, context_len: int) -> list[tuple[float, float]]:
     """(intensity, achieved FLOP/s) of the measured H100 decode steps at the nearest context."""
-    ctx = min((512, 2048, 8192), key=lambda c: abs(c - max(context_len, 1)))
+    ctx = _measured_context(context_len)
     return [(roofline.decode_intensity(cfg, r["batch"], context_len=ctx),
              roofline.decode_flops(cfg, r["batch"]) / (r["graph_ms"] * 1e-3))
             for r in load_h100_measurements(ctx) if r["kind"] == "decode"]
@@ -297,8 +310,10 @@ def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, sh
              + (f"{crit:,.0f}" if np.isfinite(crit) else
                 "never (the KV reads grow as fast as the math)")]
     if show_measured:
-        lines.append("Crosses: measured decode steps on one H100 (CUDA graphs), "
-                     "mini_vllm/data/h100_ctx*.csv")
+        ctx = _measured_context(context_len)
+        lines.append(f"Crosses: decode steps measured on one H100 80GB HBM3 (Llama-3-8B shape, "
+                     f"context {ctx:,}, CUDA graphs; mini_vllm/data/h100_ctx{ctx}.csv): "
+                     f"compare them with the H100 roofs")
     return "\n".join(lines)
 
 

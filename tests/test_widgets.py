@@ -65,6 +65,8 @@ def test_defaults_preset_the_controls():
     assert w.values["num_kv_heads"] == 32
     assert (w.values["context_len"], w.values["batch_size"], w.values["kv_dtype"]) == \
         (2048, 3, "fp8")
+    w = widgets.explore_roofline(batch_size=3, show=False)  # between the slider's steps
+    assert w.values["batch_size"] == 3 and "batch 3" in w.readout_text
     with pytest.raises(ValueError, match="unknown default"):
         widgets.explore_sampling(temprature=0.5, show=False)
     with pytest.raises(ValueError, match="unknown control"):
