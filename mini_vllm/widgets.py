@@ -59,10 +59,12 @@ class Explorer(widgets.VBox):
 
     def __init__(self, title: str, controls: dict[str, widgets.Widget],
                  render: Callable[..., tuple[Figure | None, str]],
-                 on_change: Callable[[Explorer, str], None] | None = None):
+                 on_change: Callable[[Explorer, str], None] | None = None,
+                 pending: Callable[[dict], str | None] | None = None):
         self.controls = controls
         self._render = render
         self._on_change_hook = on_change
+        self._pending = pending  # values -> a message when the next render must measure first
         self._busy = False
         self.figure: Figure | None = None
         self.readout_text = ""
@@ -130,6 +132,9 @@ class Explorer(widgets.VBox):
 
     def redraw(self) -> str:
         """Render the current values into the Output and the readout; return the readout text."""
+        message = self._pending(self.values) if self._pending else None
+        if message:  # a measurement takes a second or more: say so while it runs
+            self.readout.value = _readout_html(f"⏳ {message}")
         fig, text = safe_render(self._render, self.values)
         self.figure, self.readout_text = fig, text
         self.readout.value = _readout_html(text)
@@ -341,7 +346,13 @@ def explore_roofline(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_roofline")
     render = lambda **v: _render_roofline(state, **v)  # noqa: E731
-    return Explorer("Roofline: where decode and prefill sit", controls, render)
+
+    def pending(values: dict) -> str | None:
+        wants_host = THIS_MACHINE in (values["gpu"], values["compare_gpu"])
+        return "measuring this machine's FLOP/s and bandwidth ..." \
+            if wants_host and "host" not in state else None
+
+    return Explorer("Roofline: where decode and prefill sit", controls, render, pending=pending)
 
 
 # ---- 2. KV growth ---------------------------------------------------------------------------
@@ -673,7 +684,12 @@ def explore_kv_cache_work(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_kv_cache_work")
     render = lambda **v: _render_kv_cache_work(state, **v)  # noqa: E731
-    return Explorer("What the KV cache saves", controls, render)
+
+    def pending(values: dict) -> str | None:
+        key = (values["prompt_len"], values["max_new_tokens"])
+        return None if key in state else "running the engine with and without the cache ..."
+
+    return Explorer("What the KV cache saves", controls, render, pending=pending)
 
 
 # ---- 6. prefill vs decode timing on this machine -----------------------------------------------
@@ -722,8 +738,9 @@ def _render_prefill_decode(state: dict, *, model: str, max_tokens: int):
     lengths = [2 ** i for i in range(0, int(np.log2(max_tokens)) + 1)]
     if key not in state:
         toy = ToyModel(_timing_config(model), seed=0)
+        repeats = 3 if toy.config.hidden_size <= 64 else 2  # bigger models: fewer repeats
         with one_blas_thread():
-            state[key] = _time_prefill_decode(toy, lengths)
+            state[key] = _time_prefill_decode(toy, lengths, repeats)
     prefill, decode = state[key]
     fig, (ax,) = _figure()
     plots.plot_prefill_decode_timing(lengths, prefill, decode, model_name=model, ax=ax)
@@ -749,7 +766,12 @@ def explore_prefill_decode(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_prefill_decode")
     render = lambda **v: _render_prefill_decode(state, **v)  # noqa: E731
-    return Explorer("Prefill vs decode on this machine", controls, render)
+
+    def pending(values: dict) -> str | None:
+        key = (values["model"], values["max_tokens"])
+        return None if key in state else "timing prefill and decode on this machine ..."
+
+    return Explorer("Prefill vs decode on this machine", controls, render, pending=pending)
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------

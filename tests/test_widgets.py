@@ -267,3 +267,9 @@ def test_snapshot_is_a_png_of_the_current_figure(explorers):
     image = w.snapshot()
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert image.data == widgets.figure_png(w.figure)
+
+
+def test_pending_message_only_before_a_measurement(explorers):
+    w = explorers["prefill_decode"]
+    assert w._pending(w.values) is None  # measured when the widget was built
+    assert "timing" in w._pending({**w.values, "max_tokens": 256})
