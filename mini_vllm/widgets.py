@@ -1,11 +1,14 @@
 """Interactive explorers: sliders wired to the calculators and the toy engine, drawn by plots.py.
 
-Each ``explore_<thing>(**defaults)`` returns an :class:`Explorer` (an ipywidgets ``VBox`` of
-controls, an ``Output`` holding the figure and an ``HTML`` readout). It needs only the inline
-backend: on every change the figure is rendered to PNG and shown in the Output, so it works in
-JupyterLab, Colab and Binder without ipympl. ``Explorer.update(**values)`` and
-``Explorer.render(**values)`` are the code paths the tests sweep; a bad combination of controls
-shows a readable message in the readout, never a traceback.
+Each ``explore_<thing>(**defaults)`` displays and returns an :class:`Explorer` (an ipywidgets
+``VBox`` of controls, an ``HTML`` readout and an ``Output`` holding the figure); a notebook cell
+is just ``_ = explore_kv_growth()``, and ``show=False`` only builds it. Needs no ipympl: on every
+change the figure (a matplotlib ``Figure`` outside pyplot, so nothing leaks) is rendered to PNG
+and shown in the Output, which works in JupyterLab, Colab and Binder. ``Explorer.update(**values)``
+(moves controls, redraws) and ``Explorer.render(**values)`` (pure) are the paths the tests sweep;
+a bad combination of controls shows a readable message in the readout, never a traceback.
+Measurements on this machine run once per widget and setting, so a setting always redraws the
+same figure.
 
 References:
     ipywidgets Output widget:
