@@ -355,7 +355,8 @@ def plot_kv_cache_work(generated_lengths, tokens_with_cache, tokens_without_cach
 
 
 def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_cache, *,
-                       machine: str = "this machine", ax: Axes | None = None) -> Axes:
+                       machine: str = "this machine", prompt_len: int | None = None,
+                       ax: Axes | None = None) -> Axes:
     """Measured wall time to generate n tokens, with and without a KV cache."""
     ax = new_axes(ax)
     n = np.asarray(generated_lengths)
@@ -364,7 +365,9 @@ def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_ca
             lw=2.5, ms=6, markevery=every, label="without cache")
     ax.plot(n, 1e3 * np.asarray(seconds_with_cache), "s-", color=OKABE_ITO["blue"], lw=2.5, ms=6,
             markevery=every, label="with KV cache")
-    return _finish(ax, f"Wall time on {machine}", "generated tokens n", "time (ms)")
+    prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
+    return _finish(ax, f"Wall time on {machine} (toy model{prompt})", "generated tokens n",
+                   "time (ms)")
 
 
 # ---- 6. prefill vs decode on this machine -----------------------------------------------------

@@ -663,15 +663,15 @@ def _render_kv_cache_work(state: dict, *, prompt_len: int, max_new_tokens: int):
     n = np.arange(1, max_new_tokens + 1)
     fig, (ax_work, ax_time) = _figure(ncols=2, width=11.0)
     plots.plot_kv_cache_work(n, with_tokens, without_tokens, prompt_len=prompt_len, ax=ax_work)
-    plots.plot_kv_cache_time(n, with_s, without_s, ax=ax_time)
+    plots.plot_kv_cache_time(n, with_s, without_s, prompt_len=prompt_len, ax=ax_time)
     expected_without, expected_with = count_work(prompt_len, max_new_tokens)
-    agree = "agrees" if (without_tokens[-1], with_tokens[-1]) == (expected_without, expected_with) \
-        else "DISAGREES"
+    same = (without_tokens[-1], with_tokens[-1]) == (expected_without, expected_with)
+    agree = "agree" if same else "DISAGREE"
     return fig, "\n".join([
         f"Generating {max_new_tokens} tokens after a {prompt_len}-token prompt:",
         f"tokens processed without cache {int(without_tokens[-1]):,}, with cache "
         f"{int(with_tokens[-1]):,} ({without_tokens[-1] / with_tokens[-1]:.1f}x less work; "
-        f"engine counters {agree} with count_work)",
+        f"the engine's counters {agree} with count_work)",
         f"wall time here: without {format_duration(without_s[-1])}, with "
         f"{format_duration(with_s[-1])} ({without_s[-1] / with_s[-1]:.1f}x faster)"])
 

@@ -162,7 +162,7 @@ def test_kv_cache_work_counts_match_count_work(explorers):
     text = w.update(prompt_len=5, max_new_tokens=10)
     without, with_cache = count_work(5, 10)
     assert f"without cache {without:,}, with cache {with_cache:,}" in text
-    assert "agrees with count_work" in text
+    assert "counters agree with count_work" in text
     ax_work, ax_time = w.figure.axes
     assert list(ax_work.get_lines()[0].get_ydata()) == [count_work(5, n)[0] for n in range(1, 11)]
     assert list(ax_work.get_lines()[1].get_ydata()) == [count_work(5, n)[1] for n in range(1, 11)]
@@ -272,4 +272,4 @@ def test_snapshot_is_a_png_of_the_current_figure(explorers):
 def test_pending_message_only_before_a_measurement(explorers):
     w = explorers["prefill_decode"]
     assert w._pending(w.values) is None  # measured when the widget was built
-    assert "timing" in w._pending({**w.values, "max_tokens": 256})
+    assert "timing" in w._pending({"model": "hidden 256", "max_tokens": 128})  # never measured
