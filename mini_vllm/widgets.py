@@ -17,8 +17,6 @@ References:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import html
 import io
@@ -35,8 +33,8 @@ from . import memory, plots, roofline
 from .catalog import get_model, list_models
 from .config import TOY, TOY_MHA, TOY_MQA
 from .engine import LLMEngine, count_work
-from .hardware import (H100_CONTEXTS, get_gpu, list_gpus, load_h100_measurements,
-                       measure_host)
+from .hardware import (H100_CONTEXTS, blas_threads, get_gpu, list_gpus,
+                       load_h100_measurements, measure_host)
 from .model import ToyModel, causal_mask
 from .sampler import Sampler, SamplingParams
 from .style import DPI, FIGSIZE
@@ -590,40 +588,13 @@ def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
 
 
 # ---- timing on this machine ------------------------------------------------------------------
-_BLAS_THREADS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-                 ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-                 ("openblas_set_num_threads", "openblas_get_num_threads"))
-
-
-@contextlib.contextmanager
 def one_blas_thread():
-    """Run numpy's OpenBLAS on one thread inside the block, then restore its thread count.
+    """numpy's BLAS on one thread inside a ``with`` block: ``hardware.blas_threads(1)``.
 
-    The toy model's matrices are tiny: splitting them over threads only adds waiting, and on a
-    busy 2-core machine a threaded 96 x 64 matmul was measured at 65 ms instead of 2 ms. Timings
-    on one thread are stable and honest. A no-op when numpy's BLAS is not OpenBLAS.
+    The toy model's matrices are tiny: splitting them over threads only adds waiting (30x slower
+    on a busy 2-core machine), so timings run on one thread. Kept here because notebooks use it.
     """
-    setter = getter = None
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = [line.split()[-1] for line in maps
-                     if "openblas" in line.lower() and line.rstrip().endswith(".so")]
-        lib = ctypes.CDLL(paths[0]) if paths else None
-        for set_name, get_name in _BLAS_THREADS:
-            if lib is not None and hasattr(lib, set_name) and hasattr(lib, get_name):
-                setter, getter = getattr(lib, set_name), getattr(lib, get_name)
-                break
-    except OSError:  # no /proc (macOS, Windows) or the library cannot be opened: time as is
-        pass
-    if setter is None:
-        yield
-        return
-    before = getter()
-    setter(1)
-    try:
-        yield
-    finally:
-        setter(before)
+    return blas_threads(1)
 
 
 # ---- 5. KV-cache work -----------------------------------------------------------------------

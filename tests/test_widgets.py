@@ -273,3 +273,8 @@ def test_pending_message_only_before_a_measurement(explorers):
     w = explorers["prefill_decode"]
     assert w._pending(w.values) is None  # measured when the widget was built
     assert "timing" in w._pending({"model": "hidden 256", "max_tokens": 128})  # never measured
+
+
+def test_one_blas_thread_is_a_context_manager():
+    with widgets.one_blas_thread():
+        assert float(np.ones((64, 64)) @ np.ones(64) @ np.ones(64)) == 64.0 * 64.0
