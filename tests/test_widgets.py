@@ -278,3 +278,31 @@ def test_pending_message_only_before_a_measurement(explorers):
 def test_one_blas_thread_is_a_context_manager():
     with widgets.one_blas_thread():
         assert float(np.ones((64, 64)) @ np.ones(64) @ np.ones(64)) == 64.0 * 64.0
+
+
+def test_redraws_leave_no_pyplot_figures(explorers):
+    import matplotlib.pyplot as plt
+    before = plt.get_fignums()
+    for w in explorers.values():
+        w.redraw()
+    assert plt.get_fignums() == before  # figures live outside pyplot: nothing to close or leak
+
+
+def test_safe_render_turns_errors_and_warnings_into_readout_lines():
+    import warnings
+
+    def bad_value(**_):
+        raise ValueError("weights do not fit")
+
+    def bug(**_):
+        raise KeyError("oops")
+
+    def noisy(**_):
+        warnings.warn("careful", UserWarning)
+        return "figure", "text"
+
+    assert widgets.safe_render(bad_value, {}) == (None, "⚠ weights do not fit")
+    fig, text = widgets.safe_render(bug, {})
+    assert fig is None and text.startswith("⚠ internal error (KeyError)")
+    assert widgets.safe_render(noisy, {}) == ("figure", "text\n⚠ warning: careful")
+    assert "<script>" not in widgets._readout_html("<script>x</script>")
