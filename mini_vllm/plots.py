@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from . import memory, roofline
 from .config import ModelConfig
@@ -58,6 +58,9 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None =
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
+    for axis in (ax.xaxis, ax.yaxis):  # ~5 ticks: large labels that do not collide, fast draws
+        if isinstance(axis.get_major_locator(), MaxNLocator):
+            axis.get_major_locator().set_params(nbins=5)
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=LEGEND_SIZE, loc=legend, framealpha=0.9)
     return ax
@@ -296,7 +299,7 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
                   ax: Axes | None = None) -> Axes:
     """Bars of the ``top_n`` most likely next tokens after temperature; kept tokens coloured.
 
-    Grey bars are removed by top-k/top-p; black outlines show the final (renormalised)
+    Grey bars are removed by top-k/top-p; black dashes show the final (renormalised)
     probabilities the sampler draws from; a dashed line marks the nucleus boundary.
     """
     logits = np.asarray(logits, dtype=float)
@@ -311,8 +314,8 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
     x = np.arange(len(order))
     colors = [OKABE_ITO["blue"] if k else GREY for k in kept]
     ax.bar(x, tempered[order], color=colors, width=0.8, label="after temperature")
-    ax.bar(x, final[order], fill=False, edgecolor=OKABE_ITO["black"], width=0.8, lw=1.5,
-           label="final (renormalised)")
+    ax.plot(x, np.where(kept, final[order], np.nan), "_", color=OKABE_ITO["black"], ms=24,
+            mew=3, label="final (renormalised)")  # one artist, not a bar each; none if removed
     num_kept = int(np.count_nonzero(final))
     if 0 < num_kept < len(order) and kept[:num_kept].all():
         ax.axvline(num_kept - 0.5, color=OKABE_ITO["vermillion"], ls="--", lw=2,
