@@ -33,18 +33,18 @@ __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
 
 # ---- shared helpers -------------------------------------------------------------------------
 def new_axes(ax: Axes | None = None, figsize=FIGSIZE, *, left: float = 0.14,
-             bottom: float = 0.15) -> Axes:
+             bottom: float = 0.15, right: float = 0.97) -> Axes:
     """``ax`` itself, or the Axes of a new pyplot figure with the book's size and margins."""
     if ax is not None:
         return ax
     fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
-    fig.subplots_adjust(left=left, right=0.97, bottom=bottom, top=0.85)  # fixed: no layout engine
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=0.85)  # fixed: no layout engine
     return ax
 
 
 # A taller figure, with margins that leave room for 6-character token labels like '<0xE2>'.
 ATTENTION_FIGSIZE = (FIGSIZE[0], 5.4)
-ATTENTION_MARGINS = {"left": 0.19, "bottom": 0.2}
+ATTENTION_MARGINS = {"left": 0.19, "bottom": 0.2, "right": 0.92}  # right: the colour bar
 
 
 def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None = "upper left"

@@ -184,12 +184,13 @@ def _readout_html(text: str) -> str:
 
 
 def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16,
-            left: float | None = None, height: float | None = None) -> tuple[Figure, list]:
+            left: float | None = None, height: float | None = None, right: float = 0.97
+            ) -> tuple[Figure, list]:
     """A figure outside pyplot (nothing to close, nothing leaks) with fixed margins."""
     w, h = FIGSIZE
     fig = Figure(figsize=(width or w * ncols, height or h), dpi=DPI)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
-    fig.subplots_adjust(left=left or 0.12 / ncols ** 0.5, right=0.97, bottom=bottom, top=0.83,
+    fig.subplots_adjust(left=left or 0.12 / ncols ** 0.5, right=right, bottom=bottom, top=0.83,
                         wspace=0.3)
     return fig, list(axes)
 
@@ -474,12 +475,13 @@ def _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_
     n = len(ids)
     cut = f" - cut to the first {n}" if n == MAX_ATTENTION_TOKENS else ""
     lines = [f"{n} tokens (one byte each){cut}; "
-             f"{cfg.name}: {cfg.num_heads} query heads, {cfg.num_kv_heads} KV heads "
+             f"{cfg.name}: {cfg.num_heads} query heads, {cfg.num_kv_heads} KV "
+             f"head{'s' if cfg.num_kv_heads > 1 else ''} "
              f"({cfg.attention_kind})",
              f"Query heads {sharing} share KV head {kv_head}: same keys, different queries"]
     if causal:
         lines.append(f"Causal mask: removes {int(future.sum()):,} of {n * n:,} query-key pairs "
-                     f"(x: a token may not look at later tokens)")
+                     f"(grey: a token may not look at later tokens)")
     elif unmasked:
         lines.append(f"Mask OFF: on average {weights[future].sum() / n:.0%} of a query's "
                      f"attention goes to later tokens - information a generator cannot have")
