@@ -306,3 +306,19 @@ def test_safe_render_turns_errors_and_warnings_into_readout_lines():
     assert fig is None and text.startswith("⚠ internal error (KeyError)")
     assert widgets.safe_render(noisy, {}) == ("figure", "text\n⚠ warning: careful")
     assert "<script>" not in widgets._readout_html("<script>x</script>")
+
+
+def test_mask_off_uses_an_unmasked_forward_when_the_model_offers_one(monkeypatch):
+    class Unmasked(widgets.ToyModel):  # stands in for forward(..., causal=False)
+        def forward(self, batch, *, causal=True, **kwargs):
+            logits, maps = super().forward(batch, **kwargs)
+            if not causal:
+                maps = [np.full_like(m, 1.0 / m.shape[-1]) for m in maps]  # uniform weights
+            return logits, maps
+
+    monkeypatch.setattr(widgets, "ToyModel", Unmasked)
+    w = widgets.explore_attention(prompt="abcd", causal=False, show=False)
+    assert "Mask OFF: on average 38% of a query's attention goes to later tokens" in \
+        w.readout_text  # uniform over 4 keys: (3 + 2 + 1 + 0) / 4 / 4 = 37.5%
+    np.testing.assert_allclose(w.figure.axes[0].images[0].get_array(), 0.25)
+    assert len(w.figure.axes[0].images) == 1  # nothing greyed out: the mask is off
