@@ -266,13 +266,17 @@ class ToyModel:
         return self.weights.embed[self._check_ids(ids)]
 
     def forward(self, batch: list[tuple[list[int], KVCache]], *, return_attention: bool = False,
-                last_token_only: bool = False):
+                last_token_only: bool = False, causal: bool = True):
         """Run the new tokens of every request, appending their K/V to each request's cache.
 
         batch: list of (new_token_ids, cache). Returns a list of logits per request, each
         (num_new_tokens, vocab) — or (1, vocab) for the last new token if ``last_token_only`` —
         and, if ``return_attention``, also a list of (num_layers, num_heads, num_new, num_keys).
+        ``causal=False`` lets every new token see every key, later ones included: only for showing
+        what the mask does (a real decoder never runs like this; its logits mean nothing).
         """
+        if not isinstance(causal, bool):
+            raise ValueError(f"causal must be a bool; got {causal!r}")
         ids, caches, lengths = self._check_batch(batch)
         c, w = self.config, self.weights
         starts = np.cumsum([0] + lengths)  # row ranges of each request in the flat batch
@@ -285,7 +289,7 @@ class ToyModel:
         for layer_index, layer in enumerate(w.layers):
             h = rms_norm(x, layer.attn_norm, c.rms_norm_eps)
             attn = self._attention_block(h, layer, layer_index, caches, starts, cos, sin,
-                                         attn_maps if return_attention else None)
+                                         attn_maps if return_attention else None, causal)
             x = x + attn @ layer.w_o  # (N, hidden)
             h = rms_norm(x, layer.mlp_norm, c.rms_norm_eps)
             x = x + self._mlp(h, layer)
@@ -298,7 +302,8 @@ class ToyModel:
             return out, [np.stack(maps) for maps in attn_maps]
         return out
 
-    def _attention_block(self, h, layer, layer_index, caches, starts, cos, sin, attn_maps):
+    def _attention_block(self, h, layer, layer_index, caches, starts, cos, sin, attn_maps,
+                         causal=True):
         c = self.config
         n = h.shape[0]
         qkv = h @ layer.w_qkv  # (N, q_size + 2 * kv_size)
@@ -314,7 +319,7 @@ class ToyModel:
             a, b = starts[i], starts[i + 1]
             keys, values = cache._append(layer_index, k[a:b].transpose(1, 0, 2),
                                          v[a:b].transpose(1, 0, 2))
-            result = _attend(q[a:b].transpose(1, 0, 2), keys, values, True, attn_maps is not None)
+            result = _attend(q[a:b].transpose(1, 0, 2), keys, values, causal, attn_maps is not None)
             if attn_maps is not None:
                 result, weights = result
                 attn_maps[i].append(weights)

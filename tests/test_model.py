@@ -366,3 +366,19 @@ def test_piece_validation():
         swiglu(x, np.ones((3, 5)), np.ones((3, 5)), np.ones((5, 4)))
     with pytest.raises(ValueError):
         softmax(x, axis=3)
+
+
+def test_forward_without_causal_mask(models):
+    """causal=False (for the book's mask-off view): every query sees every key."""
+    model = models[("GQA", "float64")]
+    ids = list(b"mask")
+    causal_logits, causal_attn = model.forward([(ids, KVCache(model.config))], return_attention=True)
+    open_logits, open_attn = model.forward([(ids, KVCache(model.config))], return_attention=True,
+                                           causal=False)
+    upper = np.triu(np.ones((len(ids), len(ids)), bool), 1)
+    assert np.all(causal_attn[0][..., upper] == 0)
+    assert np.all(open_attn[0][..., upper] > 0)
+    np.testing.assert_allclose(open_attn[0].sum(-1), 1.0)
+    assert not np.allclose(open_logits[0][0], causal_logits[0][0])
+    with pytest.raises(ValueError, match="causal"):
+        model.forward([(ids, KVCache(model.config))], causal=1)
