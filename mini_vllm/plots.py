@@ -22,8 +22,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 from . import memory, roofline
 from .config import ModelConfig
 from .sampler import SamplingParams, apply_temperature, probabilities
-from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, DPI, FIGSIZE, GREY, LABEL_SIZE,
-                    LEGEND_SIZE, MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE)
+from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, FIGSIZE, GREY, LABEL_SIZE, LEGEND_SIZE,
+                    MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE, figure_dpi)
 from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
@@ -37,7 +37,7 @@ def new_axes(ax: Axes | None = None, figsize=FIGSIZE, *, left: float = 0.14,
     """``ax`` itself, or the Axes of a new pyplot figure with the book's size and margins."""
     if ax is not None:
         return ax
-    fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+    fig, ax = plt.subplots(figsize=figsize, dpi=figure_dpi())
     fig.subplots_adjust(left=left, right=right, bottom=bottom, top=0.85)  # fixed: no layout engine
     return ax
 

@@ -52,6 +52,34 @@ PROJECTOR_RC = {
 }
 
 
+# Projector mode: the book's figures are drawn at DPI x figure_scale(), and figure_scale() follows
+# matplotlib's base font size, which projector_mode() raises. Bigger pixels = bigger text, lines
+# and markers on the wall, with the same layout (nothing overlaps that did not before).
+BASE_FONT_SIZE = 10.0  # matplotlib's default rcParams["font.size"]
+PROJECTOR_SCALE = 1.6
+
+
+def figure_scale() -> float:
+    """1.0 normally; PROJECTOR_SCALE after projector_mode(True) (follows rcParams['font.size'])."""
+    return min(3.0, max(1.0, float(mpl.rcParams["font.size"]) / BASE_FONT_SIZE))
+
+
+def figure_dpi() -> float:
+    """Dots per inch for the next book figure: DPI, times figure_scale() in projector mode."""
+    return DPI * figure_scale()
+
+
+def projector_mode(on: bool = True) -> None:
+    """Draw every later figure (widget redraws included) bigger for a projector, or back to normal.
+
+    One explicit call changes matplotlib's rcParams (base font size and line width), so your own
+    pyplot figures grow too; importing mini_vllm never changes them.
+    """
+    factor = PROJECTOR_SCALE if on else 1.0
+    mpl.rcParams["font.size"] = BASE_FONT_SIZE * factor
+    mpl.rcParams["lines.linewidth"] = mpl.rcParamsDefault["lines.linewidth"] * factor
+
+
 def use_projector_style():
     """Return an ``rc_context`` with the book's colours and large fonts (use in a ``with``)."""
     return mpl.rc_context(PROJECTOR_RC)

@@ -37,7 +37,7 @@ from .hardware import (H100_CONTEXTS, blas_threads, get_gpu, list_gpus,
                        load_h100_measurements, measure_host)
 from .model import ToyModel, causal_mask
 from .sampler import Sampler, SamplingParams
-from .style import DPI, FIGSIZE
+from .style import FIGSIZE, figure_dpi
 from .tokenizer import ByteTokenizer
 from .units import format_bytes, format_duration, format_flops_per_s
 
@@ -169,7 +169,7 @@ def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
 def figure_png(fig: Figure) -> bytes:
     """PNG bytes of ``fig`` (what the Output shows; the benchmark times this too)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})  # fast zlib
+    fig.savefig(buf, format="png", dpi=fig.dpi, pil_kwargs={"compress_level": 1})  # fast zlib
     return buf.getvalue()
 
 
@@ -188,7 +188,7 @@ def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16,
             ) -> tuple[Figure, list]:
     """A figure outside pyplot (nothing to close, nothing leaks) with fixed margins."""
     w, h = FIGSIZE
-    fig = Figure(figsize=(width or w * ncols, height or h), dpi=DPI)
+    fig = Figure(figsize=(width or w * ncols, height or h), dpi=figure_dpi())
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     fig.subplots_adjust(left=left or 0.12 / ncols ** 0.5, right=right, bottom=bottom, top=0.83,
                         wspace=0.3)
