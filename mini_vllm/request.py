@@ -27,13 +27,6 @@ class RequestStatus(enum.Enum):
     FINISHED_STOPPED = "finished_stopped"  # sampled EOS
     FINISHED_LENGTH = "finished_length"  # reached max_tokens (or the model's context length)
 
-    def token_ids(self, start: int, stop: int) -> list[int]:
-        """all_token_ids[start:stop] without building the whole list (decode asks for one id)."""
-        p = self.num_prompt_tokens
-        if start >= p:
-            return self.output_token_ids[start - p:stop - p]
-        return self.prompt_token_ids[start:stop] + self.output_token_ids[:max(0, stop - p)]
-
     @property
     def is_finished(self) -> bool:
         """True for both finished states."""
