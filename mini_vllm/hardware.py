@@ -1,8 +1,12 @@
 """Accelerators as named, sourced GPUSpec entries, the H100 measurements, and this machine's CPU.
 
 Spec sheets headline the 2:4-sparse tensor rate; roofline maths needs the dense one, so the two
-are kept apart and ``peak_flops`` returns dense unless asked. Memory is the marketed decimal
-figure (memory_gb x 1e9); bandwidth is in bytes/s (1 TB/s = 1e12 B/s).
+are kept apart and ``peak_flops`` returns dense unless asked. Memory sizes of GPUs are binary
+even when sold as "GB": an "80GB" A100 or H100 carries 80 GiB of HBM (nvidia-smi shows 81,920 MiB
+on the A100 80GB; the measured H100 in data/ reports 79.2 GiB usable), and a "24 GB" RTX 4090
+has 24 GiB. So ``memory_bytes`` = memory_gb x 2**30, the physical capacity; CUDA leaves a little
+of it unusable, which is why the vLLM calculator keeps a reserve. Bandwidth is decimal, in
+bytes/s (1 TB/s = 1e12 B/s), as vendors quote it.
 
 References:
     data/gpus.json (vendor datasheets and the other sources listed per GPU)
@@ -105,7 +109,7 @@ def _spec_from_json(g: dict) -> GPUSpec:
         dense = {"bfloat16": _tera(g["bf16_dense_tflops_estimate"]),
                  "float16": _tera(g["bf16_dense_tflops_estimate"])}
     return GPUSpec(
-        name=g["name"], memory_bytes=g["memory_gb"] * 1e9,
+        name=g["name"], memory_bytes=g["memory_gb"] * 2**30,  # binary: see the module docstring
         bandwidth_bytes_per_s=_tera(g["bandwidth_tb_s"]), dense_flops=dense, sparse_flops=sparse,
         estimated=estimated, vendor=g.get("vendor", ""), arch=g.get("arch", ""),
         memory_type=g.get("memory_type", ""), tdp_w=g.get("tdp_w"),

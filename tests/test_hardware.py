@@ -16,7 +16,7 @@ def test_thirteen_gpus_with_sources():
 def test_a100_80gb_figures():
     a100 = get_gpu("A100-80GB")
     assert a100.name == "A100 SXM4 80GB"
-    assert a100.memory_bytes == 80e9 and a100.bandwidth_bytes_per_s == 2.039e12
+    assert a100.memory_bytes == 80 * 2**30 and a100.bandwidth_bytes_per_s == 2.039e12  # 81,920 MiB
     assert a100.peak_flops("bfloat16") == 312e12 and a100.peak_flops("bf16", sparse=True) == 624e12
     with pytest.raises(ValueError, match="no dense fp8"):
         a100.peak_flops("fp8")
@@ -41,9 +41,14 @@ def test_a10g_is_flagged_as_estimate():
     assert not get_gpu("A100").estimated
 
 
-def test_rtx4090_memory_is_marketed_decimal_with_note():
+def test_gpu_memory_is_binary_as_the_cards_really_are():
     g = get_gpu("RTX4090")
-    assert g.memory_bytes == 24e9 and "24 GiB" in g.notes
+    assert g.memory_bytes == 24 * 2**30 and "24 GiB" in g.notes
+    # The measured H100 "80GB" reports 79.2 GiB usable: within 1% of the catalog's 80 GiB, while
+    # a decimal 80e9 B would be 6% short of what CUDA really offers.
+    from mini_vllm.hardware import h100_measured_spec
+    measured = h100_measured_spec().memory_bytes
+    assert 0.98 < measured / get_gpu("H100 SXM5 80GB").memory_bytes <= 1.0 < measured / 80e9
 
 
 @pytest.mark.parametrize("alias", sorted(GPU_ALIASES))

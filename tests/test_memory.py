@@ -78,8 +78,8 @@ def test_llama3_70b_at_8k():
 def test_70b_weights_do_not_fit_one_80gb_gpu():
     with pytest.raises(ValueError, match="do not fit"):
         free_kv_bytes(LLAMA_3_70B, get_gpu("A100-80GB"))
-    # Two 80 GB GPUs at utilization 0.9 give 144 GB: 2,892,587,008 bytes left for KV.
-    assert free_kv_bytes(LLAMA_3_70B, "A100-80GB", num_gpus=2) == 2_892_587_008
+    # Two "80GB" GPUs (80 GiB each) at utilization 0.9 give 144 GiB: 13,511,409,664 B for KV.
+    assert free_kv_bytes(LLAMA_3_70B, "A100-80GB", num_gpus=2) == 2 * 80 * GiB * 9 // 10 - 141_107_412_992 == 13_511_409_664
 
 
 def test_users_on_a_24_gib_card():
@@ -199,15 +199,19 @@ def test_report_from_a_gpu():
     assert (r.num_gpu_blocks, r.kv_cache_tokens) == (3400, 54_400)
     assert r.concurrency_line.endswith("26.56x")
     h100 = vllm_kv_cache_report(LLAMA_3_8B, "H100", 8192)
-    assert str(h100) == ("GPU KV cache size: 426,784 tokens\n"
-                         "Maximum concurrency for 8,192 tokens per request: 52.10x")
+    # 0.9 x 80 GiB - 16,060,522,496 B of weights = 61,248,888,832 B; pages of 65,536 B per layer:
+    # 61,248,888,832 // 65,536 // 32 = 29,205 blocks = 467,280 tokens; 29,205 / 512 = 57.04.
+    assert h100.available_kv_bytes == 80 * GiB * 9 // 10 - 16_060_522_496
+    assert (h100.num_gpu_blocks, h100.blocks_per_request) == (29_205, 512)
+    assert str(h100) == ("GPU KV cache size: 467,280 tokens\n"
+                         "Maximum concurrency for 8,192 tokens per request: 57.04x")
 
 
 def test_tensor_parallel_70b():
     r = vllm_kv_cache_report(LLAMA_3_70B, "H100", 8192, tensor_parallel_size=4)
     assert r.page_size_bytes == 16 * 2 * 2 * 128 * 2
-    assert r.available_kv_bytes == (4 * 72 * GB - weight_bytes(LLAMA_3_70B)) // 4
-    assert r.kv_cache_tokens == 448_272
+    assert r.available_kv_bytes == (4 * 72 * GiB - weight_bytes(LLAMA_3_70B)) // 4
+    assert r.kv_cache_tokens == r.available_kv_bytes // r.page_size_bytes // 80 * 16 == 513_088
 
 
 def test_mla_report():

@@ -73,11 +73,13 @@ def test_llama3_70b_does_not_fit_on_one_80gb_gpu(lab, llama70b):
     assert per_sequence == 2.5 * GiB
     a100 = hardware.get_gpu("A100 SXM4 80GB")
     weights = lab.weight_bytes(LLAMA3_70B_PARAMS)
-    assert weights == 141_107_412_992 > a100.memory_bytes  # 141 GB of bf16 weights vs 80 GB
+    # 141 GB of bf16 weights vs one "80GB" card, which holds 80 GiB = 85.9 GB
+    assert weights == 141_107_412_992 > a100.memory_bytes == 80 * GiB
     assert lab.max_concurrent_sequences(a100.memory_bytes, weights, per_sequence) == 0
-    assert lab.max_concurrent_sequences(2 * a100.memory_bytes, weights, per_sequence) == 7
+    # two cards: (171,798,691,840 - 141,107,412,992) B / 2.5 GiB = 11.4 -> 11 whole sequences
+    assert lab.max_concurrent_sequences(2 * a100.memory_bytes, weights, per_sequence) == 11
     fp8_sequence = lab.kv_bytes_per_sequence(llama70b, 8192, "fp8")
-    assert lab.max_concurrent_sequences(2 * a100.memory_bytes, weights, fp8_sequence) == 14
+    assert lab.max_concurrent_sequences(2 * a100.memory_bytes, weights, fp8_sequence) == 22
 
 
 def test_mla_caches_one_latent_per_layer(lab):
