@@ -28,7 +28,7 @@ from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
-           "plot_littles_law", "new_axes"]
+           "plot_littles_law", "plot_bpe_tradeoff", "new_axes"]
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -419,3 +419,38 @@ def plot_littles_law(throughput_per_s: float, latency_s: float, *,
         f"\n{capacity_label}" if max_concurrency is not None else "")
     _finish(ax, title, "throughput X (requests/s)", "concurrency N (requests)")
     return ax
+
+
+# ---- 8. BPE: vocabulary size against sequence length ------------------------------------------
+def plot_bpe_tradeoff(num_merges_list: Sequence[int], vocab_sizes: Sequence[int], seq_lengths,
+                      *, num_merges: int | None = None, ax: Axes | None = None) -> Axes:
+    """Tokens per byte of each text against vocabulary size as BPE merges are added.
+
+    ``seq_lengths`` maps a text's label to its token counts, one per entry of ``num_merges_list``
+    (a bare sequence is one text); ``num_merges_list`` starts at 0, so the first count is the
+    text's length in bytes. ``num_merges`` marks one entry of ``num_merges_list``.
+    """
+    merges = list(num_merges_list)
+    series = dict(seq_lengths) if hasattr(seq_lengths, "items") else {"text": seq_lengths}
+    if not merges or merges[0] != 0 or len(vocab_sizes) != len(merges):
+        raise ValueError("num_merges_list must start at 0 and match vocab_sizes in length; got "
+                         f"{len(merges)} merges starting at {merges[:1]}, {len(vocab_sizes)} sizes")
+    if any(len(lengths) != len(merges) for lengths in series.values()):
+        raise ValueError("every entry of seq_lengths needs one count per entry of num_merges_list")
+    at = None if num_merges is None else merges.index(num_merges)  # ValueError if not listed
+    ax = new_axes(ax)
+    for (label, lengths), color in zip(series.items(), CYCLE):
+        relative = np.asarray(lengths, dtype=float) / lengths[0]  # 1.0 = one token per byte
+        ax.plot(vocab_sizes, relative, color=color, lw=2.5, label=label)
+        if at is not None:
+            ax.plot([vocab_sizes[at]], [relative[at]], "o", color=color, ms=9)
+    ax.set_ylim(0, 1.05)
+    if at is None:
+        title = f"BPE: {merges[-1]} merges, vocabulary {vocab_sizes[0]} to {vocab_sizes[-1]} tokens"
+    else:
+        counts = ", ".join(f"{label} {lengths[at]:,}" for label, lengths in series.items())
+        plural = "" if num_merges == 1 else "s"
+        title = (f"BPE: {num_merges} merge{plural}, vocabulary {vocab_sizes[at]:,} tokens\n"
+                 f"length in tokens: {counts}")
+    return _finish(ax, title, "vocabulary size (tokens)", "sequence length (tokens per byte)",
+                   legend="upper right")

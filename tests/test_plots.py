@@ -203,6 +203,26 @@ def test_littles_law_point_and_capacity(ax):
     assert "L = 5 s" in ax.get_title() and "(requests/s)" in ax.get_xlabel()
 
 
+# ---- BPE trade-off --------------------------------------------------------------------------
+def test_bpe_tradeoff_relative_lengths_marker_and_title(ax):
+    plots.plot_bpe_tradeoff([0, 1, 2], [257, 258, 259], {"train": [10, 8, 5], "held out": [4, 4, 3]},
+                            num_merges=1, ax=ax)
+    train, train_dot, held, held_dot = ax.get_lines()
+    np.testing.assert_allclose(train.get_ydata(), [1.0, 0.8, 0.5])  # tokens per byte
+    np.testing.assert_allclose(held.get_ydata(), [1.0, 1.0, 0.75])
+    assert (train_dot.get_xdata()[0], train_dot.get_ydata()[0]) == (258, 0.8)
+    assert train.get_color() == OKABE_ITO["blue"] and held.get_color() == OKABE_ITO["orange"]
+    assert "1 merge," in ax.get_title() and "258" in ax.get_title() and "train 8" in ax.get_title()
+    assert _has_units(ax.get_xlabel()) and _has_units(ax.get_ylabel())
+
+
+def test_bpe_tradeoff_rejects_misaligned_input(ax):
+    with pytest.raises(ValueError, match="start at 0"):
+        plots.plot_bpe_tradeoff([1, 2], [258, 259], [5, 4], ax=ax)
+    with pytest.raises(ValueError, match="one count per entry"):
+        plots.plot_bpe_tradeoff([0, 1], [257, 258], [5], ax=ax)
+
+
 # ---- house rules ----------------------------------------------------------------------------
 def test_no_global_rcparams_change_and_no_show(monkeypatch):
     before = dict(matplotlib.rcParams)
@@ -212,7 +232,8 @@ def test_no_global_rcparams_change_and_no_show(monkeypatch):
             plots.plot_sampling(np.zeros(4), SamplingParams()),
             plots.plot_kv_cache_work([1], [1], [1]),
             plots.plot_prefill_decode_timing([1], [1e-3], [1e-3]),
-            plots.plot_littles_law(1.0, 1.0)]
+            plots.plot_littles_law(1.0, 1.0),
+            plots.plot_bpe_tradeoff([0, 1], [257, 258], [3, 2], num_merges=1)]
     assert dict(matplotlib.rcParams) == before
     for a in axes:
         assert a.get_title() and a.get_xlabel() and a.get_ylabel()
