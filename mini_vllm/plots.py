@@ -28,7 +28,7 @@ from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
-           "plot_littles_law", "plot_bpe_tradeoff", "new_axes"]
+           "plot_littles_law", "plot_bpe_tradeoff", "plot_throughput_latency", "new_axes"]
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -391,6 +391,24 @@ def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str 
     _log_axis(ax.yaxis)
     return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
                    "tokens n", "time per token (µs)", legend="lower left")
+
+
+# ---- 6b. throughput against latency ----------------------------------------------------------
+def plot_throughput_latency(batch_sizes: Sequence[int], itl_s, tokens_per_s, *, title: str = "",
+                            ax: Axes | None = None) -> Axes:
+    """Total tokens/s against ITL, one point per batch size: bigger batches, slower tokens."""
+    ax = new_axes(ax)
+    itl_ms = 1e3 * np.asarray(itl_s, dtype=float)  # (num_batches,)
+    tokens_per_s = np.asarray(tokens_per_s, dtype=float)  # (num_batches,)
+    ax.plot(itl_ms, tokens_per_s, "o-", color=OKABE_ITO["blue"], lw=2.5, ms=7)
+    for b, x, y in zip(batch_sizes, itl_ms, tokens_per_s):
+        ax.annotate(f"batch {b:,}", (x, y), textcoords="offset points", xytext=(6, -12),
+                    fontsize=ANNOTATION_SIZE)
+    ax.set_xlim(0, itl_ms.max() * 1.25)  # room for the last annotation
+    ax.set_ylim(0, tokens_per_s.max() * 1.1)
+    ax.grid(alpha=0.3)
+    return _finish(ax, title or "Bigger batches: more tokens/s, slower tokens",
+                   "latency: ITL per token (ms)", "throughput: tokens/s, all users", legend=None)
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------

@@ -154,11 +154,15 @@ class CounterRow:
 
     @property
     def phase(self) -> str:
-        """'prefill', 'prefill (chunk)', 'decode', 'waiting' or 'finished': what this step was."""
+        """'prefill', 'prefill (chunk)', 'decode' or 'waiting': what this step was.
+
+        'prefill (chunk)' is any piece of a prompt split by the token budget, the last piece
+        (the one that samples) included; 'prefill' is a whole prompt in one step.
+        """
         if self.num_scheduled_tokens == 0:
             return "waiting"
         if self.num_computed_tokens - self.num_scheduled_tokens < self.num_prompt_tokens:
-            return "prefill" if self.sampled_token_id is not None else "prefill (chunk)"
+            return "prefill" if self.num_scheduled_tokens >= self.num_prompt_tokens else "prefill (chunk)"
         return "decode"
 
 

@@ -192,6 +192,15 @@ def test_prefill_decode_timing_per_token(ax):
     assert "(µs)" in ax.get_ylabel() and "this machine" in ax.get_title()
 
 
+def test_throughput_latency_points_in_ms_and_labelled(ax):
+    plots.plot_throughput_latency([1, 8], [0.004, 0.010], [250.0, 800.0], title="T", ax=ax)
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [4.0, 10.0])  # seconds -> ms
+    np.testing.assert_allclose(line.get_ydata(), [250.0, 800.0])
+    assert [t.get_text() for t in ax.texts] == ["batch 1", "batch 8"]
+    assert "(ms)" in ax.get_xlabel() and ax.get_title() == "T"
+
+
 def test_littles_law_point_and_capacity(ax):
     plots.plot_littles_law(10.0, 5.0, max_concurrency=208.4, capacity_label="KV", ax=ax)
     point = next(line for line in ax.get_lines() if line.get_marker() == "o")

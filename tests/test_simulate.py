@@ -101,7 +101,9 @@ def test_phases_and_table():
     from mini_vllm.tokenizer import ByteTokenizer
 
     rows = trace_counters(_engine_with(20, 2, budget=8))
-    assert [r.phase for r in rows] == ["prefill (chunk)", "prefill (chunk)", "prefill", "decode"]
+    assert [r.phase for r in rows] == ["prefill (chunk)"] * 3 + ["decode"]  # the last chunk too
+    whole = trace_counters(_engine_with(20, 2, budget=None))
+    assert [r.phase for r in whole] == ["prefill", "decode"]
     table = format_counter_table(rows, ByteTokenizer())
     assert len(table.splitlines()) == len(rows) + 1
     assert "prefill (chunk)" in table
