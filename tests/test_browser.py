@@ -273,6 +273,15 @@ def test_jupyterlab_run_all_and_move_a_slider(browser, jupyterlab):
         jupyterlab.record_children()
         assert error_outputs(page) == [], f"cells show errors: {error_outputs(page)}"
 
+        # jupyterlab-myst renders the book's dropdowns inside JupyterLab (no raw MyST fences), and
+        # jupyterlab-rise offers the instructor's slideshow (both come from requirements.txt).
+        markdown = page.evaluate("Array.from(document.querySelectorAll('.jp-MarkdownCell'))"
+                                 ".map(c => c.innerText).join('\\n')")
+        assert ":class: dropdown" not in markdown and "{admonition}" not in markdown, \
+            "MyST dropdowns show as raw text: is jupyterlab-myst installed?"
+        commands = page.evaluate("window.jupyterapp.commands.listCommands()")
+        assert "RISE:slideshow" in commands, "no RISE slideshow command: is jupyterlab-rise installed?"
+
         images = {SLIDER_PATH[0]: stable_image(page)}
         seen = [images[SLIDER_PATH[0]]]
         for value in SLIDER_PATH[1:]:
