@@ -78,9 +78,12 @@ def _si(value: float, _pos=None) -> str:
     return f"{value:g}"
 
 
-def _log_axis(axis) -> None:
-    """Decades only, SI labels, no minor ticks: readable and much cheaper to draw."""
-    axis.set_major_locator(LogLocator(base=10, numticks=8))
+def _log_axis(axis, span: float = np.inf) -> None:
+    """SI labels, no minor ticks: readable and much cheaper to draw. Decades only, unless the
+    data spans less than ``span`` < 2 decades: then 1-2-5 (or every digit) so that at least three
+    ticks carry a label."""
+    subs = (1.0,) if span >= 2 else (1.0, 2.0, 5.0) if span >= 0.8 else tuple(range(1, 10))
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
     axis.set_minor_locator(NullLocator())
     axis.set_major_formatter(FuncFormatter(_si))
 
@@ -113,6 +116,7 @@ def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence
     ridges = [roofline.ridge_point(g, d) for g, d in zip(gpus, dtypes)]
     xs = [i for i, _, _ in points] + ridges + [i for i, _ in measured or []]
     lo, hi = 10 ** np.floor(np.log10(min(xs) / 3)), 10 ** np.ceil(np.log10(max(xs) * 3))
+    ax.set_xlim(lo, hi)  # before the points: label spacing is measured in decades of the axis
     _draw_roofs(ax, gpus, dtypes, ridges, np.geomspace(lo, hi, 64))
     _draw_roofline_points(ax, points)
     if measured:
@@ -146,8 +150,13 @@ def _draw_roofs(ax: Axes, gpus, dtypes, ridges, intensity: np.ndarray) -> None:
                 color=color, lw=2.5, label=f"{gpu.name} roof")
         peak = roofline.attainable_flops(gpu, ridge, d)
         ax.plot([ridge], [peak], "D", color=color, ms=8)
-        ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(4, -16),
-                    textcoords="offset points", fontsize=ANNOTATION_SIZE, color=color)
+        # Inside the axes and off the other roofs: the first ridge's label below its roof (left
+        # of the diamond near the right edge), a compared GPU's above-left of its diamond.
+        near_right = np.log(ridge / intensity[0]) > 0.7 * np.log(intensity[-1] / intensity[0])
+        left = near_right or k > 0
+        ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(-6 if left else 4,
+                    6 if k > 0 else -16), textcoords="offset points", fontsize=ANNOTATION_SIZE,
+                    color=color, ha="right" if left else "left")
 
 
 def _roofline_points(gpu, cfg, batch_sizes, prompt_len, dtype, weight_dtype, context_len):
@@ -171,9 +180,26 @@ def _draw_roofline_points(ax: Axes, points) -> None:
     for i, f, label in points:
         if label.startswith("prefill"):
             ax.plot([i], [f], "s", color=OKABE_ITO["green"], ms=10, label=label)
-        else:
-            ax.annotate(label.replace("decode ", ""), (i, f), xytext=(-6, 8),
-                        textcoords="offset points", fontsize=ANNOTATION_SIZE, ha="right")
+    lo, hi = (np.log10(v) for v in ax.get_xlim())
+    for i, f, label in _spaced_labels(points, gap=0.13 * (hi - lo)):
+        ax.annotate(label.replace("decode ", ""), (i, f), xytext=(-6, 8),
+                    textcoords="offset points", fontsize=ANNOTATION_SIZE, ha="right",
+                    gid="decode-label", annotation_clip=True)
+
+
+def _spaced_labels(points, gap: float) -> list:
+    """The decode points worth a label: the chosen batch (the last), then walking down the
+    ladder every point at least ``gap`` decades from the last labelled one and from the smallest
+    batch, so labels like B=256, B=512, B=1024 on the flat roof never overlap."""
+    decode = [p for p in points if p[2].startswith("decode")]
+    if not decode:
+        return []
+    far = lambda p, q: abs(np.log10(p[0]) - np.log10(q[0])) >= gap  # noqa: E731
+    kept = [decode[-1]]
+    for p in reversed(decode[:-1]):
+        if far(p, kept[-1]) and (p is decode[0] or far(p, decode[0])):
+            kept.append(p)
+    return kept[::-1]
 
 
 # ---- 2. KV-cache growth ---------------------------------------------------------------------
@@ -202,7 +228,9 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     ax.axhline(free / GiB, color=OKABE_ITO["vermillion"], lw=2,
                label=f"memory left after weights: {free / GiB:,.1f} GiB")
     used = context_len * per_token * batch_size
-    top = max(free, used) / GiB * 1.25
+    # The lines stay in the lower 45% of the axes: the legend (upper left) and the fit note
+    # (upper right) get the top, so neither covers a line, the X or its label.
+    top = max(free, used) / GiB / 0.45
     ax.axhspan(free / GiB, top, color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
     if fit_len <= x_max:
         ax.plot([fit_len], [free / GiB], "X", color=OKABE_ITO["black"], ms=12)
@@ -213,8 +241,8 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     ax.plot([context_len], [used / GiB], "o", color=OKABE_ITO["orange"], ms=10,
             label=f"{context_len:,} tokens x {batch_size}: {used / GiB:,.2f} GiB")
     fit = memory.max_sequences_naive(cfg, gpu, max(context_len, 1), kv_dtype=kv_dtype, **free_kw)
-    ax.text(0.98, 0.04, f"at {context_len:,} tokens: {fit:,} sequences fit,\n"
-            f"sequence {fit + 1:,} does not", transform=ax.transAxes, ha="right", va="bottom",
+    ax.text(0.98, 0.96, f"{fit:,} sequences fit\nat {context_len:,} tokens;\n"
+            f"sequence {fit + 1:,} does not", transform=ax.transAxes, ha="right", va="top",
             fontsize=ANNOTATION_SIZE, bbox=dict(facecolor="white", alpha=0.85, lw=0))
     ax.set_xlim(0, x_max)
     ax.set_ylim(0, top)
@@ -352,6 +380,8 @@ def plot_kv_cache_work(generated_lengths, tokens_with_cache, tokens_without_cach
             markevery=every, label="without cache (re-reads everything)")
     ax.plot(n, tokens_with_cache, "s-", color=OKABE_ITO["blue"], lw=2.5, ms=6, markevery=every,
             label="with KV cache (new tokens only)")
+    for axis in (ax.xaxis, ax.yaxis):  # counts: no 0.95 or repeated 8, 8, 8 tick labels
+        axis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(int(v), short=True)))
     prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
     return _finish(ax, f"Work to generate n tokens (toy model{prompt})",
@@ -369,6 +399,7 @@ def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_ca
             lw=2.5, ms=6, markevery=every, label="without cache")
     ax.plot(n, 1e3 * np.asarray(seconds_with_cache), "s-", color=OKABE_ITO["blue"], lw=2.5, ms=6,
             markevery=every, label="with KV cache")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # token counts: no 1.25 tokens
     prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
     return _finish(ax, f"Wall time on {machine} (toy model{prompt})", "generated tokens n",
                    "time (ms)")
@@ -388,7 +419,8 @@ def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str 
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{v:,.0f}" for v in n])
     ax.xaxis.set_minor_locator(NullLocator())
-    _log_axis(ax.yaxis)
+    values = 1e6 * np.concatenate([np.asarray(prefill_s) / n, np.asarray(decode_s) / n])
+    _log_axis(ax.yaxis, span=np.log10(values.max() / values.min()))
     return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
                    "tokens n", "time per token (µs)", legend="lower left")
 
@@ -428,7 +460,7 @@ def plot_littles_law(throughput_per_s: float, latency_s: float, *,
             label=f"X = {throughput_per_s:g}/s needs N = {needed:,.1f}")
     if max_concurrency is not None:
         ax.axhline(max_concurrency, color=OKABE_ITO["vermillion"], lw=2,
-                   label=f"memory holds {max_concurrency:,.1f}")
+                   label=f"memory holds {max_concurrency:,.1f} sequences")
         ax.axhspan(max_concurrency, max(needed, max_concurrency) * 1.3,
                    color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
     ax.set_xlim(0, x_max)

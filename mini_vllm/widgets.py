@@ -104,15 +104,22 @@ class Explorer(widgets.VBox):
         if unknown:
             raise ValueError(f"unknown control(s) {sorted(unknown)}; "
                              f"known: {sorted(self.controls)}")
+        notes = []
         self._busy = True
         try:
             for name in [n for n in self.controls if n in values]:
-                self.controls[name].value = values[name]
+                value, note = _allowed_value(self.controls[name], values[name])
+                notes += [note] if note else []
+                self.controls[name].value = value
                 if self._on_change_hook:
                     self._on_change_hook(self, name)
         finally:
             self._busy = False
-        return self.redraw()
+        text = self.redraw()
+        if notes:  # say what was snapped or refused, under the readout
+            self.readout_text = "\n".join([text] + notes)
+            self.readout.value = _readout_html(self.readout_text)
+        return self.readout_text
 
     def snapshot(self) -> Image:
         """The current figure as a PNG ``Image``: shows in any notebook and in the static book."""
@@ -145,6 +152,23 @@ class Explorer(widgets.VBox):
             if png is not None:
                 display(Image(data=png, format="png"))
         return text
+
+
+def _allowed_value(control: widgets.Widget, value):
+    """(value to set, note): a number between the steps of a SelectionSlider snaps to the
+    nearest step (powers of two: nearest on a log scale); anything else keeps the current value.
+    A slider's readout is not a text box, so this only matters for values set from code."""
+    if not isinstance(control, widgets.SelectionSlider) or value in control.options:
+        return value, None
+    label = control.description
+    numbers = [o for o in control.options if isinstance(o, (int, float))]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not numbers:
+        return control.value, (f"⚠ {label}={value!r} is not one of the slider's steps "
+                               f"({control.options[0]} ... {control.options[-1]}); "
+                               f"kept {control.value}")
+    log = lambda v: np.log2(max(v, 0.5))  # noqa: E731 - 0 (no context) sits next to 1
+    nearest = min(numbers, key=lambda o: (abs(log(o) - log(value)), o))
+    return nearest, f"⚠ {label}={value:,} is not one of the slider's steps; using {nearest:,}"
 
 
 def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
@@ -640,8 +664,9 @@ def _render_kv_cache_work(state: dict, *, prompt_len: int, max_new_tokens: int):
     expected_without, expected_with = count_work(prompt_len, max_new_tokens)
     same = (without_tokens[-1], with_tokens[-1]) == (expected_without, expected_with)
     agree = "agree" if same else "DISAGREE"
+    tokens = f"{max_new_tokens} token{'s' if max_new_tokens != 1 else ''}"
     return fig, "\n".join([
-        f"Generating {max_new_tokens} tokens after a {prompt_len}-token prompt:",
+        f"Generating {tokens} after a {prompt_len}-token prompt:",
         f"tokens processed without cache {int(without_tokens[-1]):,}, with cache "
         f"{int(with_tokens[-1]):,} ({without_tokens[-1] / with_tokens[-1]:.1f}x less work; "
         f"the engine's counters {agree} with count_work)",
@@ -655,7 +680,8 @@ def explore_kv_cache_work(**defaults) -> Explorer:
     state: dict = {}
     controls = {
         "prompt_len": _slider("prompt tokens", _pick(defaults, "prompt_len", 8), 1, 64),
-        "max_new_tokens": _slider("generated tokens", _pick(defaults, "max_new_tokens", 48), 1,
+        # from 2: one generated token needs no cache at all (both lines are one point)
+        "max_new_tokens": _slider("generated tokens", _pick(defaults, "max_new_tokens", 48), 2,
                                   128),
     }
     _no_leftovers(defaults, "explore_kv_cache_work")

@@ -83,7 +83,52 @@ def test_roofline_without_model_only_draws_roofs(ax):
         == [f"{A100.name} roof"]
 
 
+def _boxes(ax, artists):
+    """Display-space bounding boxes of ``artists`` after a draw."""
+    renderer = ax.figure.canvas.get_renderer()
+    ax.figure.draw(renderer)
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def _decode_labels(ax):
+    return [t for t in ax.texts if t.get_gid() == "decode-label"]
+
+
+@pytest.mark.parametrize("batches", [(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+                                     (1, 2, 4, 8, 16, 32)])
+def test_roofline_point_labels_do_not_overlap_and_stay_inside(batches):
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    plots.plot_roofline(A100, LLAMA, batch_sizes=batches, ax=ax)
+    labels = _decode_labels(ax)
+    texts = [t.get_text() for t in labels]
+    assert texts[-1] == f"B={batches[-1]}" and "B=1" in texts  # the chosen batch and the smallest
+    boxes = _boxes(ax, labels + [t for t in ax.texts if t.get_text().startswith("ridge")])
+    inside = ax.get_window_extent()
+    for k, a in enumerate(boxes):
+        assert inside.x0 <= a.x0 and a.x1 <= inside.x1, texts
+        assert not any(a.overlaps(b) for b in boxes[k + 1:]), texts
+
+
+def test_roofline_ridge_label_stays_inside_near_the_right_edge():
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    plots.plot_roofline([A100, H100], LLAMA, batch_sizes=(1, 64),
+                        measured=[(60.0, 4e14), (200.0, 6e14)], ax=ax)
+    ridges = [t for t in ax.texts if t.get_text().startswith("ridge")]
+    boxes = _boxes(ax, ridges)
+    inside = ax.get_window_extent()
+    assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 for b in boxes)
+    assert not boxes[0].overlaps(boxes[1])
+
+
 # ---- KV growth ------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size", [1, 8, 64, 256])
+def test_kv_growth_legend_never_covers_the_annotations(batch_size):
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    plots.plot_kv_growth(LLAMA, H100, context_len=8192, batch_size=batch_size, ax=ax)
+    notes = [t for t in ax.texts] + [t for t in ax.texts if False]
+    notes += [c for c in ax.get_children() if type(c).__name__ == "Annotation"]
+    legend, *others = _boxes(ax, [ax.get_legend()] + list(dict.fromkeys(notes)))
+    assert others and not any(legend.overlaps(b) for b in others)
 def test_kv_growth_lines_and_fit_marker(ax):
     plots.plot_kv_growth(LLAMA, H100, context_len=8192, batch_size=8, ax=ax)
     per_token = memory.kv_bytes_per_token(LLAMA)
@@ -178,6 +223,15 @@ def test_kv_cache_work_lines(ax):
     assert "(count)" in ax.get_ylabel()
 
 
+def test_kv_cache_work_two_tokens_has_integer_ticks(ax):
+    plots.plot_kv_cache_work([1, 2], [8, 9], [8, 17], prompt_len=8, ax=ax)
+    ax.figure.canvas.draw()
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        assert np.all(ticks == np.round(ticks))
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(labels) == len(set(labels))  # no "8, 8, 8"
+
+
 def test_kv_cache_time_in_ms(ax):
     plots.plot_kv_cache_time([1, 2], [0.001, 0.002], [0.001, 0.004], ax=ax)
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 4.0])
@@ -190,6 +244,17 @@ def test_prefill_decode_timing_per_token(ax):
     np.testing.assert_allclose(prefill.get_ydata(), [100.0, 50.0])  # µs per token
     np.testing.assert_allclose(decode.get_ydata(), [100.0, 100.0])
     assert "(µs)" in ax.get_ylabel() and "this machine" in ax.get_title()
+
+
+def test_prefill_decode_log_axis_labels_at_least_three_ticks(ax):
+    n = [8, 16, 32, 64]
+    plots.plot_prefill_decode_timing(n, [8e-4, 1.2e-3, 2e-3, 3.5e-3], [1.6e-2, 3e-2, 6e-2, 0.12],
+                                     ax=ax)
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_ylim()
+    shown = [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks())
+             if lo <= v <= hi and t.get_text()]
+    assert len(shown) >= 3, shown
 
 
 def test_throughput_latency_points_in_ms_and_labelled(ax):
@@ -209,6 +274,7 @@ def test_littles_law_point_and_capacity(ax):
     np.testing.assert_allclose(line.get_ydata(), line.get_xdata() * 5.0)
     cap = next(line for line in ax.get_lines() if line.get_label().startswith("memory holds"))
     assert cap.get_ydata()[0] == 208.4
+    assert cap.get_label() == "memory holds 208.4 sequences"
     assert "L = 5 s" in ax.get_title() and "(requests/s)" in ax.get_xlabel()
 
 

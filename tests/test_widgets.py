@@ -218,7 +218,7 @@ COMBOS = {
                        prompt="🙂" * 30)],
     "sampling": [dict(temperature=0.0, top_k=1, top_p=0.05),
                  dict(temperature=2.0, top_k=50, top_p=0.05, prompt="")],
-    "kv_cache_work": [dict(prompt_len=64, max_new_tokens=1)],
+    "kv_cache_work": [dict(prompt_len=64, max_new_tokens=2)],
     "prefill_decode": [],
     "littles_law": [dict(throughput_per_s=0.5, latency_s=0.5, model="Llama-3.1-405B", gpu="T4"),
                     dict(throughput_per_s=100.0, latency_s=60.0, context_len=16384)],
@@ -322,3 +322,38 @@ def test_mask_off_uses_an_unmasked_forward_when_the_model_offers_one(monkeypatch
         w.readout_text  # uniform over 4 keys: (3 + 2 + 1 + 0) / 4 / 4 = 37.5%
     np.testing.assert_allclose(w.figure.axes[0].images[0].get_array(), 0.25)
     assert len(w.figure.axes[0].images) == 1  # nothing greyed out: the mask is off
+
+
+# ---- power-of-two sliders: values set from code -----------------------------------------------
+@pytest.mark.parametrize("name, control, value, expected", [
+    ("roofline", "batch_size", 300, 256), ("roofline", "prompt_len", 700, 512),
+    ("roofline", "context_len", 3, 0), ("kv_growth", "context_len", 5000, 4096),
+    ("littles_law", "context_len", 2500, 2048), ("prefill_decode", "max_tokens", 20, 16)])
+def test_selection_slider_snaps_an_unlisted_number_with_a_message(name, control, value, expected,
+                                                                  explorers):
+    w = explorers[name]
+    before = dict(w.values)
+    text = w.update(**{control: value})
+    try:
+        assert w.values[control] == expected
+        assert f"using {expected:,}" in text and w.figure is not None and _is_clean(text)
+        assert isinstance(w.controls[control], ipywidgets.SelectionSlider)  # readout: not a box
+        text = w.update(**{control: "lots"})
+        assert w.values[control] == expected and "is not one of the slider's steps" in text
+    finally:
+        w.update(**before)
+
+
+def test_kv_cache_work_starts_at_two_tokens(explorers):
+    w = explorers["kv_cache_work"]
+    assert w.controls["max_new_tokens"].min == 2
+    text = w.update(max_new_tokens=2)
+    assert text.startswith("Generating 2 tokens") and _is_clean(text)
+    w.update(max_new_tokens=16)
+
+
+def test_every_control_has_an_uncut_description(explorers):
+    for name, w in explorers.items():
+        for control in w.controls.values():
+            if control.description:
+                assert control.style.description_width == "initial", (name, control.description)
