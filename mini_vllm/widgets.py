@@ -252,8 +252,10 @@ def _choice_slider(description: str, options, value) -> widgets.SelectionSlider:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{description}={value!r}; choose a number such as {options[0]}")
         options = sorted({*options, value})
+    # The readout of a SelectionSlider is a label, not a text box (unlike IntSlider's): say so.
     return widgets.SelectionSlider(description=description, options=options, value=value,
                                    continuous_update=False, style=_STYLE,
+                                   tooltip="drag, or click the handle and use the arrow keys",
                                    layout=widgets.Layout(width="320px"))
 
 
