@@ -41,6 +41,25 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
+def _toc_entries(entries) -> list[str]:
+    files = []
+    for entry in entries or []:
+        if "file" in entry:
+            files.append(entry["file"])
+        for key in ("parts", "chapters", "sections"):
+            files.extend(_toc_entries(entry.get(key)))
+    return files
+
+
+@pytest.fixture(scope="session")
+def toc_files() -> list[str]:
+    """Every file _toc.yml lists (root first, in reading order, without extensions)."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [toc["root"]] + _toc_entries(toc.get("parts")) + _toc_entries(toc.get("chapters"))
+
+
 @pytest.fixture(scope="session")
 def tool():
     """``tool("nbstripout")`` -> path of that console script in this environment."""

@@ -16,16 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 FIRST = "notebooks/00_01_the_whole_loop"
 
 
-def toc_files() -> list[str]:
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                yield entry["file"]
-            for key in ("parts", "chapters", "sections"):
-                yield from walk(entry.get(key))
-
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    return [toc["root"], *walk(toc.get("parts")), *walk(toc.get("chapters"))]
 
 
 def page(built_book, name: str) -> str:
@@ -44,8 +34,8 @@ def test_build_succeeds_with_warnings_as_errors(built_book):
         + "\n".join(problems[:40]) + "\n--- log tail ---\n" + log[-1500:])
 
 
-def test_every_toc_entry_became_a_page(built_book):
-    missing = [f for f in toc_files() if not (built_book.html_dir / f"{f}.html").exists()]
+def test_every_toc_entry_became_a_page(built_book, toc_files):
+    missing = [f for f in toc_files if not (built_book.html_dir / f"{f}.html").exists()]
     assert not missing, f"no HTML page for: {missing}"
     assert (built_book.html_dir / "index.html").exists()
 

@@ -23,21 +23,6 @@ SELF_CHECK_RE = re.compile(r"^\s*(assert\b|check_close\(|check_equal\()", re.MUL
 WIDGET_CALL_RE = re.compile(r"\b(explore_\w+|interact|interactive)\(")
 
 
-def _toc_files(entries) -> list[str]:
-    files = []
-    for entry in entries or []:
-        if "file" in entry:
-            files.append(entry["file"])
-        for key in ("parts", "chapters", "sections"):
-            files.extend(_toc_files(entry.get(key)))
-    return files
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    return [toc["root"]] + _toc_files(toc.get("parts")) + _toc_files(toc.get("chapters"))
-
-
 def repository_url() -> str:
     return yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
 
@@ -64,26 +49,26 @@ def test_there_are_notebooks():
 
 # ---- table of contents ---------------------------------------------------------------------
 
-def test_toc_has_no_duplicates():
-    files = toc_files()
+def test_toc_has_no_duplicates(toc_files):
+    files = toc_files
     dupes = sorted({f for f in files if files.count(f) > 1})
     assert not dupes, f"listed more than once in _toc.yml: {dupes}"
 
 
-def test_every_toc_entry_exists():
-    missing = [f for f in toc_files()
+def test_every_toc_entry_exists(toc_files):
+    missing = [f for f in toc_files
                if not any((REPO / (f + ext)).exists() for ext in (".ipynb", ".md", ""))]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
 
 
-def test_every_notebook_is_in_the_toc():
-    listed = set(toc_files())
+def test_every_notebook_is_in_the_toc(toc_files):
+    listed = set(toc_files)
     unlisted = [p.name for p in NOTEBOOKS if f"notebooks/{p.stem}" not in listed]
     assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
 
 
-def test_every_book_page_is_in_the_toc():
-    listed = set(toc_files())
+def test_every_book_page_is_in_the_toc(toc_files):
+    listed = set(toc_files)
     unlisted = [p.name for p in sorted((REPO / "book").glob("*.md"))
                 if f"book/{p.stem}" not in listed]
     assert not unlisted, f"book pages missing from _toc.yml: {unlisted}"
