@@ -97,6 +97,11 @@ def student_notebook(nb: dict) -> dict:
     return nb
 
 
+def _dumps(nb: dict) -> str:
+    """JSON text exactly as nbformat writes it (sorted keys, indent 1), so diffs stay small."""
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": ")) + "\n"
+
+
 def _write(path: Path, text: str, force: bool) -> None:
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to overwrite it")
@@ -110,7 +115,7 @@ def write_student_copy(root: Path, outdir: Path, *, force: bool = False) -> list
     plan: list[tuple[Path, str]] = []
     for nb_path in sorted((root / "notebooks").glob("*.ipynb")):
         nb = student_notebook(json.loads(nb_path.read_text(encoding="utf-8")))
-        plan.append((outdir / "notebooks" / nb_path.name, json.dumps(nb, indent=1, ensure_ascii=False) + "\n"))
+        plan.append((outdir / "notebooks" / nb_path.name, _dumps(nb)))
     for lab in sorted(p for p in (root / "labs").glob("lab*") if p.is_dir()):
         for name in LAB_FILES_FOR_STUDENTS:
             if (lab / name).exists():
@@ -160,7 +165,7 @@ def stamp_slides(root: Path, *, check: bool = False) -> list[Path]:
         if add_slide_metadata(nb):
             stale.append(nb_path)
             if not check:
-                nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                nb_path.write_text(_dumps(nb), encoding="utf-8")
     return stale
 
 
