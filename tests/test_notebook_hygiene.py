@@ -153,3 +153,14 @@ def test_widgets_say_where_sliders_move(path):
     assert not missing, (
         f"{path.name}: widget cells {missing} need a markdown note just before them saying the "
         "sliders move in JupyterLab, Binder or Colab (the static site cannot move them)")
+
+
+CHAPTER_SECTIONS = [p for p in NOTEBOOKS if re.match(r"00_(0[1-9]|1[0-4])_", p.name)]
+
+
+@pytest.mark.parametrize("path", CHAPTER_SECTIONS, ids=lambda p: p.name)
+def test_every_chapter_section_links_to_the_practice_pages(path):
+    text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                     if c["cell_type"] == "markdown")
+    for page in ("00_30_exercises.ipynb", "00_31_quiz.ipynb", "../book/glossary.md"):
+        assert page in text, f"{path.name} does not link to {page}"
