@@ -79,11 +79,10 @@ def decode_tokens_per_s(model: ToyModel, batch_size: int, steps: int, repeats: i
     best = float("inf")
     for _ in range(repeats):
         engine = LLMEngine(model=model)
-        params = SamplingParams(temperature=0.0, max_tokens=steps + 2, ignore_eos=True)
+        params = SamplingParams(temperature=0.0, max_tokens=steps + 1, ignore_eos=True)
         for _ in range(batch_size):
             engine.add_request(rng.integers(0, model.config.vocab_size, PROMPT_LEN).tolist(), params)
         engine.step()  # prefill, and the first token
-        engine.step()  # untimed: the first decode step pays first-touch page faults (as HF's does)
         start = time.perf_counter()
         for _ in range(steps):
             engine.step()
@@ -176,7 +175,6 @@ def hf_decode_tokens_per_s(hf, vocab_size: int, batch_size: int, steps: int, rep
     with torch.inference_mode():
         for _ in range(repeats):
             cache, token = run(torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))))
-            cache, token = run(token, cache)  # untimed first decode step, as for mini_vllm
             start = time.perf_counter()
             for _ in range(steps):
                 cache, token = run(token, cache)

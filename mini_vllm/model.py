@@ -350,9 +350,8 @@ class ToyModel:
     def _padded_kv(self, layer_index, caches, stamps, views, lengths, k, v):
         """This layer's padded K and V views (B, kv_heads, T_max, hd), updated or rebuilt.
 
-        Kept between steps (grown by doubling) so a decode step writes B new rows instead of
-        copying B whole caches: O(B) rather than O(B * T) per layer. The copy stays alive until
-        the next batch replaces it (at most one padded K and V per layer)."""
+        Storage is kept and grown by doubling: fresh np.zeros of a few MB per call cost ~10x the
+        copy itself (the kernel maps and zeroes new pages on first touch)."""
         c = self.config
         scratch = self.__dict__.setdefault("_decode_scratch", {})
         batch, max_len = len(views), int(lengths.max())
