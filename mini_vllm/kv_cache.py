@@ -12,15 +12,9 @@ References:
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from .config import COMPUTE_DTYPES, ModelConfig
-
-# Every change to any cache's layer gets a stamp never used before, so a copy made elsewhere (the
-# model's padded decode scratch) can tell whether the layer changed since it was copied.
-_STAMPS = itertools.count(1)
 
 
 class KVCache:
@@ -40,7 +34,6 @@ class KVCache:
         self._k = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
         self._v = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
         self._lengths = [0] * config.num_layers
-        self._stamps = [next(_STAMPS) for _ in range(config.num_layers)]
 
     @property
     def num_tokens(self) -> int:
@@ -72,7 +65,6 @@ class KVCache:
         self._k[layer][:, start:end] = k
         self._v[layer][:, start:end] = v
         self._lengths[layer] = end
-        self._stamps[layer] = next(_STAMPS)
         return self._k[layer][:, :end], self._v[layer][:, :end]
 
     def keys(self, layer: int) -> np.ndarray:
@@ -88,7 +80,6 @@ class KVCache:
     def clear(self) -> None:
         """Forget every token (the storage is kept for reuse)."""
         self._lengths = [0] * self.config.num_layers
-        self._stamps = [next(_STAMPS) for _ in range(self.config.num_layers)]
 
     def _grow(self, layer: int, needed: int) -> None:
         capacity = max(needed, 2 * self._k[layer].shape[1])

@@ -327,17 +327,19 @@ class ToyModel:
         return out.reshape(n, c.q_size)
 
     def _decode_attention(self, q, k, v, layer_index, caches) -> np.ndarray:
-        """One new token per request: attend once over a padded (B, kv_heads, T_max, hd) copy of
-        every request's K/V, padding masked, instead of a handful of small numpy calls each.
-
-        The padded copy is kept per layer; when the next step decodes the same caches, unchanged
-        since (their stamps say so), only the new token's row is written into it."""
+        """One new token per request: copy each request's K/V into one padded batch and attend
+        once, with padding masked, instead of a handful of small numpy calls per request."""
         c = self.config
-        stamps = tuple(cache._stamps[layer_index] for cache in caches)  # before this append
         views = [cache._append(layer_index, k[i][:, None, :], v[i][:, None, :])
                  for i, cache in enumerate(caches)]
-        lengths = np.array([kk.shape[1] for kk, _ in views])  # (B,)
-        keys, values = self._padded_kv(layer_index, caches, stamps, views, lengths, k, v)
+        lengths = [kk.shape[1] for kk, _ in views]
+        max_len = max(lengths)
+        keys, values = self._padded_buffers(len(caches), max_len)
+        for i, (kk, vv) in enumerate(views):
+            keys[i, :, :lengths[i]], values[i, :, :lengths[i]] = kk, vv
+            if lengths[i] < max_len:  # stale padding: zero it, as 0 weight * NaN would be NaN
+                keys[i, :, lengths[i]:], values[i, :, lengths[i]:] = 0, 0
+        lengths = np.array(lengths)
         group = c.num_queries_per_kv
         qg = q.reshape(len(caches), c.num_kv_heads, group, c.head_dim)  # (B, kv_heads, group, hd)
         scores = qg @ keys.transpose(0, 1, 3, 2)  # (B, kv_heads, group, T_max)
@@ -347,29 +349,19 @@ class ToyModel:
         weights /= weights.sum(axis=-1, keepdims=True)
         return (weights @ values).reshape(len(caches), c.q_size)  # (B, heads * hd)
 
-    def _padded_kv(self, layer_index, caches, stamps, views, lengths, k, v):
-        """This layer's padded K and V views (B, kv_heads, T_max, hd), updated or rebuilt.
+    def _padded_buffers(self, batch_size: int, max_len: int):
+        """K and V scratch views (B, kv_heads, max_len, hd), reused across layers and steps.
 
-        Storage is kept and grown by doubling: fresh np.zeros of a few MB per call cost ~10x the
-        copy itself (the kernel maps and zeroes new pages on first touch)."""
+        Fresh np.zeros of a few MB each call cost ~10x the copy itself (the kernel maps and
+        zeroes new pages on first touch), so the storage is kept and grown by doubling."""
         c = self.config
-        scratch = self.__dict__.setdefault("_decode_scratch", {})
-        batch, max_len = len(views), int(lengths.max())
-        old = scratch.get(layer_index)
-        if old is not None and old[0] == stamps and old[1].shape[2] >= max_len:
-            keys, values = old[1][:batch, :, :max_len], old[2][:batch, :, :max_len]
-            rows = np.arange(batch)
-            keys[rows, :, lengths - 1], values[rows, :, lengths - 1] = k, v  # (B, kv_heads, hd)
-        else:
-            capacity = max(max_len, 2 * old[1].shape[2]) if old is not None else max_len
-            shape = (batch, c.num_kv_heads, capacity, c.head_dim)
-            store_k, store_v = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
-            for i, (kk, vv) in enumerate(views):  # padding stays 0: 0 weight * NaN would be NaN
-                store_k[i, :, :lengths[i]], store_v[i, :, :lengths[i]] = kk, vv
-            old = (None, store_k, store_v)
-            keys, values = store_k[:, :, :max_len], store_v[:, :, :max_len]
-        scratch[layer_index] = (tuple(cache._stamps[layer_index] for cache in caches), old[1], old[2])
-        return keys, values
+        buffers = getattr(self, "_scratch", None)
+        if buffers is None or buffers[0].shape[0] < batch_size or buffers[0].shape[2] < max_len:
+            shape = (max(batch_size, 2 * buffers[0].shape[0]) if buffers else batch_size,
+                     c.num_kv_heads,
+                     max(max_len, 2 * buffers[0].shape[2]) if buffers else max_len, c.head_dim)
+            buffers = self._scratch = (np.empty(shape, self.dtype), np.empty(shape, self.dtype))
+        return tuple(b[:batch_size, :, :max_len] for b in buffers)
 
     def _mlp(self, h: np.ndarray, layer: LayerWeights) -> np.ndarray:
         inter = self.config.intermediate_size

@@ -1,6 +1,5 @@
 """Tests for mini_vllm.request and mini_vllm.engine: scheduling, counters, modes, batching."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,31 +122,18 @@ def test_mixed_prefill_and_decode_batch_equals_each_alone():
     assert [first.output_token_ids, second.output_token_ids] == alone
 
 
-def test_decode_batches_of_different_lengths_equal_each_alone():
-    """Many decode steps on the padded path (its K/V copy is updated in place between steps)."""
+def test_decode_batches_of_shrinking_lengths_reuse_scratch_safely():
+    """The padded decode path reuses K/V scratch across steps: stale rows must never leak in."""
     prompts = ["a much longer prompt than the others", "mid size", "a"]
     alone = [LLMEngine().generate(p, GREEDY)[0].token_ids for p in prompts]
     engine = LLMEngine()
     requests = [engine.add_request(p, GREEDY) for p in prompts]
+    engine.step()  # three prefills
+    engine.model._padded_buffers(8, 64)[0][...] = float("nan")  # poison the (grown) scratch
+    engine.model._padded_buffers(8, 64)[1][...] = float("nan")
     while engine.has_unfinished_requests():
         engine.step()
     assert [r.output_token_ids for r in requests] == alone
-
-
-def test_decode_scratch_never_reuses_a_changed_cache():
-    """A cache cleared and refilled to the same length between two decode batches must be re-read."""
-    model = ToyModel(TOY)
-    caches = [KVCache(TOY), KVCache(TOY)]
-    for cache, prompt in zip(caches, ([1, 2, 3], [4, 5])):
-        model.forward([(prompt, cache)])
-    for _ in range(2):  # fills the padded copy, then grows it (room to spare for the next step)
-        model.forward([([6], caches[0]), ([7], caches[1])])
-    caches[0].clear()
-    model.forward([([9] * 5, caches[0])])  # same length as before, other keys
-    batch = model.forward([([6], caches[0]), ([7], caches[1])])
-    fresh = KVCache(TOY)
-    model.forward([([9] * 5, fresh)])
-    np.testing.assert_allclose(batch[0], model.forward([([6], fresh)])[0], rtol=0, atol=1e-5)
 
 
 # ---- stopping, seeds, outputs --------------------------------------------------------------------
