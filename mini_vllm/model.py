@@ -332,36 +332,20 @@ class ToyModel:
         c = self.config
         views = [cache._append(layer_index, k[i][:, None, :], v[i][:, None, :])
                  for i, cache in enumerate(caches)]
-        lengths = [kk.shape[1] for kk, _ in views]
-        max_len = max(lengths)
-        keys, values = self._padded_buffers(len(caches), max_len)
+        lengths = np.array([keys.shape[1] for keys, _ in views])
+        shape = (len(caches), c.num_kv_heads, int(lengths.max()), c.head_dim)
+        keys, values = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
         for i, (kk, vv) in enumerate(views):
-            keys[i, :, :lengths[i]], values[i, :, :lengths[i]] = kk, vv
-            if lengths[i] < max_len:  # stale padding: zero it, as 0 weight * NaN would be NaN
-                keys[i, :, lengths[i]:], values[i, :, lengths[i]:] = 0, 0
-        lengths = np.array(lengths)
+            keys[i, :, :lengths[i]] = kk
+            values[i, :, :lengths[i]] = vv
         group = c.num_queries_per_kv
         qg = q.reshape(len(caches), c.num_kv_heads, group, c.head_dim)  # (B, kv_heads, group, hd)
         scores = qg @ keys.transpose(0, 1, 3, 2)  # (B, kv_heads, group, T_max)
-        padding = np.arange(keys.shape[2])[None, :] >= lengths[:, None]  # (B, T_max)
+        padding = np.arange(shape[2])[None, :] >= lengths[:, None]  # (B, T_max)
         scores = np.where(padding[:, None, None, :], -np.inf, scores)
         weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights /= weights.sum(axis=-1, keepdims=True)
         return (weights @ values).reshape(len(caches), c.q_size)  # (B, heads * hd)
-
-    def _padded_buffers(self, batch_size: int, max_len: int):
-        """K and V scratch views (B, kv_heads, max_len, hd), reused across layers and steps.
-
-        Fresh np.zeros of a few MB each call cost ~10x the copy itself (the kernel maps and
-        zeroes new pages on first touch), so the storage is kept and grown by doubling."""
-        c = self.config
-        buffers = getattr(self, "_scratch", None)
-        if buffers is None or buffers[0].shape[0] < batch_size or buffers[0].shape[2] < max_len:
-            shape = (max(batch_size, 2 * buffers[0].shape[0]) if buffers else batch_size,
-                     c.num_kv_heads,
-                     max(max_len, 2 * buffers[0].shape[2]) if buffers else max_len, c.head_dim)
-            buffers = self._scratch = (np.empty(shape, self.dtype), np.empty(shape, self.dtype))
-        return tuple(b[:batch_size, :, :max_len] for b in buffers)
 
     def _mlp(self, h: np.ndarray, layer: LayerWeights) -> np.ndarray:
         inter = self.config.intermediate_size
