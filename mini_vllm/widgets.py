@@ -625,6 +625,20 @@ def one_blas_thread():
     return blas_threads(1)
 
 
+def _measuring_explorer(title: str, controls: dict, state: dict, render_fn, message: str) -> Explorer:
+    """An Explorer whose renders time things on this machine, cached in ``state``.
+
+    Measurements are keyed by the control values in order, so the readout can say "measuring"
+    only for settings that have not been measured yet.
+    """
+    render = lambda **v: render_fn(state, **v)  # noqa: E731
+
+    def pending(values: dict) -> str | None:
+        return None if tuple(values[name] for name in controls) in state else message
+
+    return Explorer(title, controls, render, pending=pending)
+
+
 # ---- 5. KV-cache work -----------------------------------------------------------------------
 def _run_engine(prompt_len: int, max_new_tokens: int, use_kv_cache: bool):
     """Per-step tokens processed (the engine's counters) and wall seconds, one greedy request."""
@@ -687,13 +701,8 @@ def explore_kv_cache_work(**defaults) -> Explorer:
                                   128),
     }
     _no_leftovers(defaults, "explore_kv_cache_work")
-    render = lambda **v: _render_kv_cache_work(state, **v)  # noqa: E731
-
-    def pending(values: dict) -> str | None:
-        key = (values["prompt_len"], values["max_new_tokens"])
-        return None if key in state else "running the engine with and without the cache ..."
-
-    return Explorer("What the KV cache saves", controls, render, pending=pending)
+    return _measuring_explorer("What the KV cache saves", controls, state, _render_kv_cache_work,
+                               "running the engine with and without the cache ...")
 
 
 # ---- 6. prefill vs decode timing on this machine -----------------------------------------------
@@ -769,13 +778,8 @@ def explore_prefill_decode(**defaults) -> Explorer:
                                      _pick(defaults, "max_tokens", 64)),
     }
     _no_leftovers(defaults, "explore_prefill_decode")
-    render = lambda **v: _render_prefill_decode(state, **v)  # noqa: E731
-
-    def pending(values: dict) -> str | None:
-        key = (values["model"], values["max_tokens"])
-        return None if key in state else "timing prefill and decode on this machine ..."
-
-    return Explorer("Prefill vs decode on this machine", controls, render, pending=pending)
+    return _measuring_explorer("Prefill vs decode on this machine", controls, state,
+                               _render_prefill_decode, "timing prefill and decode on this machine ...")
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------
