@@ -55,15 +55,33 @@ def _best_time(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def measure_matvec_bandwidth(nbytes: float = 256e6, repeats: int = 10,
-                             rng: np.random.Generator | None = None) -> float:
-    """Bytes/s streamed by a float32 vector-matrix product ``x @ W`` with W of ``nbytes``."""
+def matvec_run(nbytes: float = 256e6, rng: np.random.Generator | None = None, calls: int = 4
+               ) -> tuple[Callable[[], float], int]:
+    """(a callable timing ``calls`` float32 products ``W @ x`` in seconds, bytes they stream).
+
+    W is stored (out, in), as the model stores its weights, and is far larger than the CPU
+    caches. Four calls over 256 MB stream about as much as one decode step of the 246M preset
+    does, so a short lucky burst of bandwidth cannot set the bound on its own.
+    """
     rng = np.random.default_rng(0) if rng is None else rng
     cols = 4096
     w = rng.standard_normal((int(nbytes) // (4 * cols), cols), dtype=np.float32)
-    x = rng.standard_normal((1, w.shape[0]), dtype=np.float32)
-    x @ w  # warm up (page faults, thread pool)
-    return w.nbytes / _best_time(lambda: x @ w, repeats)
+    x = rng.standard_normal(cols, dtype=np.float32)
+    w @ x  # warm up (page faults, thread pool)
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            w @ x
+        return time.perf_counter() - start
+    return run, calls * w.nbytes
+
+
+def measure_matvec_bandwidth(nbytes: float = 256e6, repeats: int = 10,
+                             rng: np.random.Generator | None = None) -> float:
+    """Bytes/s streamed by a float32 matrix-vector product over a matrix of ``nbytes``, best of ``repeats``."""
+    run, size = matvec_run(nbytes, rng)
+    return size / min(run() for _ in range(repeats))
 
 
 def decode_bytes_per_step(weights: ModelWeights) -> int:
@@ -73,21 +91,45 @@ def decode_bytes_per_step(weights: ModelWeights) -> int:
     return weights.nbytes - table + weights.embed[0].nbytes
 
 
-def decode_tokens_per_s(model: ToyModel, batch_size: int, steps: int, repeats: int,
-                        rng: np.random.Generator) -> float:
-    """Decode tokens/s of LLMEngine at ``batch_size`` (prefill excluded), best of ``repeats``."""
-    best = float("inf")
-    for _ in range(repeats):
+def decode_run(model: ToyModel, batch_size: int, steps: int, rng: np.random.Generator
+               ) -> Callable[[], float]:
+    """A callable that times ``steps`` decode steps of LLMEngine at ``batch_size``, in seconds.
+
+    Each call starts fresh requests with random 16-token prompts; the prefill step and the first
+    decode step (which pays first-touch page faults) are not timed.
+    """
+    def run() -> float:
         engine = LLMEngine(model=model)
-        params = SamplingParams(temperature=0.0, max_tokens=steps + 1, ignore_eos=True)
+        params = SamplingParams(temperature=0.0, max_tokens=steps + 2, ignore_eos=True)
         for _ in range(batch_size):
             engine.add_request(rng.integers(0, model.config.vocab_size, PROMPT_LEN).tolist(), params)
         engine.step()  # prefill, and the first token
+        engine.step()  # the first decode step: untimed
         start = time.perf_counter()
         for _ in range(steps):
             engine.step()
-        best = min(best, time.perf_counter() - start)
-    return batch_size * steps / best
+        return time.perf_counter() - start
+    return run
+
+
+def decode_tokens_per_s(model: ToyModel, batch_size: int, steps: int, repeats: int,
+                        rng: np.random.Generator) -> float:
+    """Decode tokens/s of LLMEngine at ``batch_size`` (prefill excluded), best of ``repeats``."""
+    run = decode_run(model, batch_size, steps, rng)
+    return batch_size * steps / min(run() for _ in range(repeats))
+
+
+def best_interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Fastest time of each run over ``repeats`` rounds that take every run in turn.
+
+    Alternating keeps a burst of load from another process from landing on one contender only,
+    so the ratio of two best times is fairer than timing one after the other.
+    """
+    best = {name: float("inf") for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            best[name] = min(best[name], run())
+    return best
 
 
 def cache_speedup(config: ModelConfig, new_tokens: int = 256) -> dict:
@@ -157,29 +199,29 @@ def hf_max_logit_diff(model: ToyModel, hf) -> float:
     return float(np.max(np.abs(ours - theirs)))
 
 
-def hf_decode_tokens_per_s(hf, vocab_size: int, batch_size: int, steps: int, repeats: int,
-                           rng: np.random.Generator) -> float:
-    """HF greedy decode tokens/s with its KV cache (prefill excluded), best of ``repeats``."""
+def hf_decode_run(hf, vocab_size: int, batch_size: int, steps: int, rng: np.random.Generator
+                  ) -> Callable[[], float]:
+    """Like decode_run, for HF greedy decoding with its KV cache (prefill and first step untimed)."""
     import inspect
 
     import torch
     # transformers 5 renamed past_key_values to cache; accept either version.
     cache_kw = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
 
-    def run(ids, cache=None):
+    def forward(ids, cache=None):
         out = hf(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
         new_cache = getattr(out, "cache", None) or out.past_key_values
         return new_cache, out.logits[:, -1].argmax(-1, keepdim=True)
 
-    best = float("inf")
-    with torch.inference_mode():
-        for _ in range(repeats):
-            cache, token = run(torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))))
+    def run() -> float:
+        with torch.inference_mode():
+            cache, token = forward(torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))))
+            cache, token = forward(token, cache)  # the first decode step: untimed
             start = time.perf_counter()
             for _ in range(steps):
-                cache, token = run(token, cache)
-            best = min(best, time.perf_counter() - start)
-    return batch_size * steps / best
+                cache, token = forward(token, cache)
+            return time.perf_counter() - start
+    return run
 
 
 # ---- the report ---------------------------------------------------------------------------------
@@ -206,20 +248,33 @@ def bench_preset(config: ModelConfig, batch_sizes, *, repeats: int, quick: bool,
     rows = {}
     for b in batch_sizes:
         steps = _steps_for(config, b, quick)
-        ours = decode_tokens_per_s(model, b, steps, repeats, rng)
+        runs = {"ours": decode_run(model, b, steps, rng)}
+        if hf_model is not None:
+            runs["hf"] = hf_decode_run(hf_model, config.vocab_size, b, steps, rng)
+        measure_bound = b == 1 and step_bytes >= CACHE_RESIDENT_BYTES
+        if measure_bound:  # the bandwidth too, in the same rounds: it drifts on a shared host
+            matvec, matvec_bytes = matvec_run(rng=rng)
+            runs["matvec"] = matvec
+        best = best_interleaved(runs, repeats)
+        if measure_bound:
+            bandwidth = max(bandwidth, matvec_bytes / best["matvec"])
+            bound = bandwidth / step_bytes
+        ours = b * steps / best["ours"]
         line = f"{config.name} batch {b:>3}: {ours:10.1f} tokens/s decode"
-        if b == 1 and step_bytes >= CACHE_RESIDENT_BYTES:
-            line += f" ({100 * ours / bound:.0f}% of the bandwidth bound)"
+        if measure_bound:
+            line += (f" ({100 * ours / bound:.0f}% of the bandwidth bound {bound:.1f} tokens/s, "
+                     f"from {bandwidth / 1e9:.1f} GB/s, the best matvec in the same rounds)")
         elif 1 in rows:
             line += f" ({ours / rows[1]['tokens_per_s']:.1f}x batch 1)"
         row = {"tokens_per_s": ours}
         if hf_model is not None:
-            theirs = hf_decode_tokens_per_s(hf_model, config.vocab_size, b, steps, repeats, rng)
+            theirs = b * steps / best["hf"]
             row["hf_tokens_per_s"] = theirs
             line += f"; HF transformers {theirs:.1f} tokens/s, mini_vllm/HF = {ours / theirs:.2f}x"
         rows[b] = row
         _say(line)
-    return {"bound_tokens_per_s": bound, "decode_bytes": step_bytes, "batches": rows}
+    return {"bound_tokens_per_s": bound, "bandwidth_bytes_per_s": bandwidth, "decode_bytes": step_bytes,
+            "batches": rows}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -232,12 +287,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if any(b < 1 for b in args.batch_sizes):
         parser.error("batch sizes must be >= 1")
-    repeats = 2 if args.quick else 3
+    repeats = 2 if args.quick else 5
     rng = np.random.default_rng(0)
     _say(f"{os.cpu_count()} CPU cores, {blas_threads()} BLAS threads (set OPENBLAS_NUM_THREADS to change); "
          f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")
-    _say("measuring host matrix-vector bandwidth (float32 x @ W, 256 MB matrix) ...")
-    bandwidth = measure_matvec_bandwidth(repeats=5 if args.quick else 10)
+    _say("measuring host matrix-vector bandwidth (float32 W @ x, 4 calls over a 256 MB matrix) ...")
+    bandwidth = measure_matvec_bandwidth(repeats=3 if args.quick else 5)
     _say(f"host matvec bandwidth: {bandwidth / 1e9:.2f} GB/s")
     report = {"bandwidth_bytes_per_s": bandwidth}
     presets = [TOY] if args.toy_only else [TOY, BENCH_LLAMA_200M]

@@ -1,6 +1,7 @@
 """KVCache: the keys and values one request has computed so far, per layer.
 
-Each layer holds K and V of shape (num_kv_heads, num_tokens, head_dim) in the compute dtype.
+Each layer holds K and V of shape (num_kv_heads, num_tokens, head_dim) in the compute dtype, side
+by side in one array (2, num_kv_heads, capacity, head_dim) so a new token is stored with one copy.
 Storage grows by doubling so appending one token per decode step is amortised O(1).
 ``nbytes`` counts the tokens actually held (not the spare capacity), so it equals
 ``memory.kv_bytes_per_sequence(config, num_tokens, kv_dtype=config.dtype)``.
@@ -30,9 +31,8 @@ class KVCache:
             raise ValueError(f"capacity must be an integer >= 1; got {capacity!r}")
         self.config = config
         self.dtype = np.dtype(config.dtype)
-        shape = (config.num_kv_heads, capacity, config.head_dim)
-        self._k = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
-        self._v = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
+        shape = (2, config.num_kv_heads, capacity, config.head_dim)  # [0] is K, [1] is V
+        self._kv = [np.empty(shape, self.dtype) for _ in range(config.num_layers)]
         self._lengths = [0] * config.num_layers
 
     @property
@@ -54,40 +54,38 @@ class KVCache:
         if k.shape != expected or v.shape != expected:
             raise ValueError(f"k and v must have shape (num_kv_heads={c.num_kv_heads}, T_new, "
                              f"head_dim={c.head_dim}); got {k.shape} and {v.shape}")
-        self._append(layer, k, v)
+        self._append(layer, np.stack((k, v)))
 
-    def _append(self, layer: int, k: np.ndarray, v: np.ndarray):
-        """append() without the checks (the model's hot path); returns the layer's K and V views."""
-        start, n = self._lengths[layer], k.shape[1]
-        if start + n > self._k[layer].shape[1]:
-            self._grow(layer, start + n)
-        end = start + n
-        self._k[layer][:, start:end] = k
-        self._v[layer][:, start:end] = v
+    def _append(self, layer: int, kv: np.ndarray) -> np.ndarray:
+        """append() without the checks, for kv (2, num_kv_heads, T_new, head_dim) (the model's
+        hot path); returns the layer's K and V so far as one view (2, num_kv_heads, T, head_dim)."""
+        start = self._lengths[layer]
+        end = start + kv.shape[2]
+        if end > self._kv[layer].shape[2]:
+            self._grow(layer, end)
+        self._kv[layer][:, :, start:end] = kv
         self._lengths[layer] = end
-        return self._k[layer][:, :end], self._v[layer][:, :end]
+        return self._kv[layer][:, :, :end]
 
     def keys(self, layer: int) -> np.ndarray:
         """All keys of ``layer``: a view (num_kv_heads, tokens_in_layer, head_dim)."""
         self._check_layer(layer)
-        return self._k[layer][:, :self._lengths[layer]]
+        return self._kv[layer][0, :, :self._lengths[layer]]
 
     def values(self, layer: int) -> np.ndarray:
         """All values of ``layer``: a view (num_kv_heads, tokens_in_layer, head_dim)."""
         self._check_layer(layer)
-        return self._v[layer][:, :self._lengths[layer]]
+        return self._kv[layer][1, :, :self._lengths[layer]]
 
     def clear(self) -> None:
         """Forget every token (the storage is kept for reuse)."""
         self._lengths = [0] * self.config.num_layers
 
     def _grow(self, layer: int, needed: int) -> None:
-        capacity = max(needed, 2 * self._k[layer].shape[1])
-        for store in (self._k, self._v):
-            old = store[layer]
-            new = np.empty((old.shape[0], capacity, old.shape[2]), self.dtype)
-            new[:, :self._lengths[layer]] = old[:, :self._lengths[layer]]
-            store[layer] = new
+        old = self._kv[layer]
+        new = np.empty(old.shape[:2] + (max(needed, 2 * old.shape[2]), old.shape[3]), self.dtype)
+        new[:, :, :self._lengths[layer]] = old[:, :, :self._lengths[layer]]
+        self._kv[layer] = new
 
     def _check_layer(self, layer: int) -> None:
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or \

@@ -39,8 +39,8 @@ def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
         raise ValueError(f"w must have shape ({np.shape(x)[-1]},) to match x {np.shape(x)}; got {np.shape(w)}")
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0; got {eps!r}")
-    ms = np.mean(np.square(x), axis=-1, keepdims=True)
-    return x * (1.0 / np.sqrt(ms + eps)).astype(x.dtype) * w
+    ms = np.add.reduce(x * x, axis=-1, keepdims=True) / x.shape[-1]  # mean(x**2), one reduction
+    return x / np.sqrt(ms + eps) * w
 
 
 def rope_cos_sin(positions, head_dim: int, theta: float, dtype=np.float64):
@@ -115,9 +115,33 @@ def _check_attention_shapes(q, k, v) -> None:
         raise ValueError(f"num_heads={q.shape[0]} must be a multiple of num_kv_heads={k.shape[0]}")
 
 
+# When x has more than one row, OpenBLAS copies ("packs") the weight into its own layout inside the
+# matmul, and for a skinny x that copy costs more than the arithmetic. Split into blocks of this
+# many output rows, each block is packed and used while it is still in the CPU cache. Measured on
+# 2 cores, the matmuls of one decode step of the 246M preset (best of 6), weights (in, out) used
+# whole vs (out, in) in blocks: batch 1 32 -> 28 ms, batch 4 84 -> 50 ms, batch 16 92 -> 73 ms,
+# batch 64 208 -> 184 ms. Batch 1 is a matrix-vector product, which packs nothing: left whole.
+_LINEAR_CHUNK_ROWS = 1024
+
+
+def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """x (N, in) times a weight stored (out, in), as torch.nn.Linear stores it: x @ weight.T (N, out)."""
+    if x.shape[0] == 1 or weight.shape[0] <= _LINEAR_CHUNK_ROWS:
+        return (weight @ x.T).T
+    out = np.empty((weight.shape[0], x.shape[0]), np.result_type(x, weight))  # (out, N)
+    for start in range(0, weight.shape[0], _LINEAR_CHUNK_ROWS):
+        stop = start + _LINEAR_CHUNK_ROWS
+        np.matmul(weight[start:stop], x.T, out=out[start:stop])
+    return out.T
+
+
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x), written to avoid overflow for large negative x."""
-    return x * (0.5 * (1.0 + np.tanh(0.5 * x)))
+    half = 0.5 * x  # sigmoid(x) = (1 + tanh(x / 2)) / 2, so silu(x) = x/2 * (1 + tanh(x/2))
+    out = np.tanh(half)
+    out += 1.0
+    out *= half
+    return out
 
 
 def swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarray) -> np.ndarray:
@@ -126,49 +150,73 @@ def swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarr
 
 
 # ---- weights -------------------------------------------------------------------------------
+# Projection weights are stored (out, in), as torch.nn.Linear and HF/vLLM checkpoints hold them,
+# and applied as W @ x.T. On a CPU that orientation is the faster one for OpenBLAS at every batch
+# size (measured in mini_vllm.bench; see _LINEAR_CHUNK_ROWS). The w_* properties give (in, out)
+# views, so the book can write x @ layer.w_q the way the math reads.
 @dataclass
 class LayerWeights:
-    """One decoder layer. Matrices are stored (in, out) so that ``x @ W`` needs no transpose."""
+    """One decoder layer; projections stored (out, in) under vLLM's fused names."""
 
     attn_norm: np.ndarray  # (hidden,)
-    w_qkv: np.ndarray  # (hidden, q_size + 2 * kv_size): q, k, v fused into one matmul
-    w_o: np.ndarray  # (q_size, hidden)
+    qkv_proj: np.ndarray  # (q_size + 2 * kv_size, hidden): q, k, v fused into one matmul
+    o_proj: np.ndarray  # (hidden, q_size)
     mlp_norm: np.ndarray  # (hidden,)
-    w_gate_up: np.ndarray  # (hidden, 2 * intermediate): gate and up fused
-    w_down: np.ndarray  # (intermediate, hidden)
+    gate_up_proj: np.ndarray  # (2 * intermediate, hidden): gate and up fused
+    down_proj: np.ndarray  # (hidden, intermediate)
+
+    @property
+    def w_qkv(self) -> np.ndarray:
+        """Fused q, k, v projection as an (in, out) view: (hidden, q_size + 2 * kv_size)."""
+        return self.qkv_proj.T
 
     @property
     def w_q(self) -> np.ndarray:
-        """Query projection (hidden, num_heads * head_dim), a view into w_qkv."""
-        return self.w_qkv[:, :self._q_size]
+        """Query projection (hidden, num_heads * head_dim), a view into qkv_proj."""
+        return self.qkv_proj[:self._q_size].T
 
     @property
     def w_k(self) -> np.ndarray:
-        """Key projection (hidden, num_kv_heads * head_dim), a view into w_qkv."""
-        return self.w_qkv[:, self._q_size:self._q_size + self._kv_size]
+        """Key projection (hidden, num_kv_heads * head_dim), a view into qkv_proj."""
+        return self.qkv_proj[self._q_size:self._q_size + self._kv_size].T
 
     @property
     def w_v(self) -> np.ndarray:
-        """Value projection (hidden, num_kv_heads * head_dim), a view into w_qkv."""
-        return self.w_qkv[:, self._q_size + self._kv_size:]
+        """Value projection (hidden, num_kv_heads * head_dim), a view into qkv_proj."""
+        return self.qkv_proj[self._q_size + self._kv_size:].T
+
+    @property
+    def w_o(self) -> np.ndarray:
+        """Output projection (q_size, hidden), a view of o_proj."""
+        return self.o_proj.T
+
+    @property
+    def w_gate_up(self) -> np.ndarray:
+        """Fused gate and up projection (hidden, 2 * intermediate), a view of gate_up_proj."""
+        return self.gate_up_proj.T
 
     @property
     def w_gate(self) -> np.ndarray:
-        """Gate projection (hidden, intermediate), a view into w_gate_up."""
-        return self.w_gate_up[:, :self.w_down.shape[0]]
+        """Gate projection (hidden, intermediate), a view into gate_up_proj."""
+        return self.gate_up_proj[:self.down_proj.shape[1]].T
 
     @property
     def w_up(self) -> np.ndarray:
-        """Up projection (hidden, intermediate), a view into w_gate_up."""
-        return self.w_gate_up[:, self.w_down.shape[0]:]
+        """Up projection (hidden, intermediate), a view into gate_up_proj."""
+        return self.gate_up_proj[self.down_proj.shape[1]:].T
+
+    @property
+    def w_down(self) -> np.ndarray:
+        """Down projection (intermediate, hidden), a view of down_proj."""
+        return self.down_proj.T
 
     @property
     def _q_size(self) -> int:
-        return self.w_o.shape[0]
+        return self.o_proj.shape[1]
 
     @property
     def _kv_size(self) -> int:
-        return (self.w_qkv.shape[1] - self._q_size) // 2
+        return (self.qkv_proj.shape[0] - self._q_size) // 2
 
 
 @dataclass
@@ -178,15 +226,21 @@ class ModelWeights:
     embed: np.ndarray  # (vocab, hidden)
     layers: list[LayerWeights]
     final_norm: np.ndarray  # (hidden,)
-    lm_head: np.ndarray  # (hidden, vocab); == embed.T (a view) when the embeddings are tied
+    lm_head_proj: np.ndarray  # (vocab, hidden); the embedding table itself when tied
+
+    @property
+    def lm_head(self) -> np.ndarray:
+        """The LM head as an (in, out) view: (hidden, vocab); == embed.T when tied."""
+        return self.lm_head_proj.T
 
     @property
     def num_params(self) -> int:
         """Distinct parameters (a tied head is counted once)."""
         arrays = [self.embed, self.final_norm] + [a for layer in self.layers for a in (
-            layer.attn_norm, layer.w_qkv, layer.w_o, layer.mlp_norm, layer.w_gate_up, layer.w_down)]
-        tied = np.shares_memory(self.lm_head, self.embed)
-        return sum(a.size for a in arrays) + (0 if tied else self.lm_head.size)
+            layer.attn_norm, layer.qkv_proj, layer.o_proj, layer.mlp_norm, layer.gate_up_proj,
+            layer.down_proj)]
+        tied = np.shares_memory(self.lm_head_proj, self.embed)
+        return sum(a.size for a in arrays) + (0 if tied else self.lm_head_proj.size)
 
     @property
     def nbytes(self) -> int:
@@ -198,6 +252,12 @@ def _normal(rng: np.random.Generator, shape, std: float, dtype) -> np.ndarray:
     # Drawn in float32 whatever the compute dtype, so float32 and float64 models built from the
     # same seed hold the same numbers (and a 200M-parameter model needs no float64 temporaries).
     return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(dtype, copy=False)
+
+
+def _projection(rng: np.random.Generator, fan_in: int, fan_out: int, std: float, dtype) -> np.ndarray:
+    """A (fan_out, fan_in) weight; drawn as (fan_in, fan_out) so a seed gives the same numbers
+    whichever way the weights are stored."""
+    return np.ascontiguousarray(_normal(rng, (fan_in, fan_out), std, dtype).T)
 
 
 def init_weights(config: ModelConfig, rng: np.random.Generator) -> ModelWeights:
@@ -215,19 +275,19 @@ def init_weights(config: ModelConfig, rng: np.random.Generator) -> ModelWeights:
     embed = _normal(rng, (c.vocab_size, h), h ** -0.5 if c.tie_word_embeddings else 1.0, dtype)
     layers = [LayerWeights(
         attn_norm=np.ones(h, dtype),
-        w_qkv=_normal(rng, (h, c.q_size + 2 * c.kv_size), h ** -0.5, dtype),
-        w_o=_normal(rng, (c.q_size, h), c.q_size ** -0.5, dtype),
+        qkv_proj=_projection(rng, h, c.q_size + 2 * c.kv_size, h ** -0.5, dtype),
+        o_proj=_projection(rng, c.q_size, h, c.q_size ** -0.5, dtype),
         mlp_norm=np.ones(h, dtype),
-        w_gate_up=_normal(rng, (h, 2 * inter), h ** -0.5, dtype),
-        w_down=_normal(rng, (inter, h), inter ** -0.5, dtype),
+        gate_up_proj=_projection(rng, h, 2 * inter, h ** -0.5, dtype),
+        down_proj=_projection(rng, inter, h, inter ** -0.5, dtype),
     ) for _ in range(c.num_layers)]
     if c.tie_word_embeddings:
-        lm_head = embed.T
+        lm_head = embed  # (vocab, hidden) is already the (out, in) layout
     else:
         # logits with a standard deviation of ~2: peaked enough to prefer some bytes, flat enough
         # that temperature/top-k/top-p visibly change the distribution.
-        lm_head = _normal(rng, (h, c.vocab_size), 2.0 * h ** -0.5, dtype)
-    return ModelWeights(embed=embed, layers=layers, final_norm=np.ones(h, dtype), lm_head=lm_head)
+        lm_head = _projection(rng, h, c.vocab_size, 2.0 * h ** -0.5, dtype)
+    return ModelWeights(embed=embed, layers=layers, final_norm=np.ones(h, dtype), lm_head_proj=lm_head)
 
 
 def _compute_dtype(config: ModelConfig) -> np.dtype:
@@ -290,13 +350,14 @@ class ToyModel:
             h = rms_norm(x, layer.attn_norm, c.rms_norm_eps)
             attn = self._attention_block(h, layer, layer_index, caches, starts, cos, sin,
                                          attn_maps if return_attention else None, causal)
-            x = x + attn @ layer.w_o  # (N, hidden)
+            x = x + linear(attn, layer.o_proj)  # (N, hidden)
             h = rms_norm(x, layer.mlp_norm, c.rms_norm_eps)
             x = x + self._mlp(h, layer)
         if last_token_only:
             x = x[starts[1:] - 1]  # (B, hidden): the last new token of each request
             starts = np.arange(len(caches) + 1)
-        logits = rms_norm(x, w.final_norm, c.rms_norm_eps) @ w.lm_head  # (N or B, vocab)
+        logits = np.ascontiguousarray(  # (N or B, vocab), rows contiguous for the sampler
+            linear(rms_norm(x, w.final_norm, c.rms_norm_eps), w.lm_head_proj))
         out = [logits[a:b] for a, b in zip(starts[:-1], starts[1:])]
         if return_attention:
             return out, [np.stack(maps) for maps in attn_maps]
@@ -305,20 +366,18 @@ class ToyModel:
     def _attention_block(self, h, layer, layer_index, caches, starts, cos, sin, attn_maps,
                          causal=True):
         c = self.config
-        n = h.shape[0]
-        qkv = h @ layer.w_qkv  # (N, q_size + 2 * kv_size)
-        q = apply_rope(qkv[:, :c.q_size].reshape(n, c.num_heads, c.head_dim), cos, sin)
-        q *= 1.0 / np.sqrt(c.head_dim)  # scale once here rather than once per request
-        k = apply_rope(qkv[:, c.q_size:c.q_size + c.kv_size].reshape(n, c.num_kv_heads, c.head_dim),
-                       cos, sin)  # (N, kv_heads, hd)
-        v = qkv[:, c.q_size + c.kv_size:].reshape(n, c.num_kv_heads, c.head_dim)
+        n, heads, kv_heads = h.shape[0], c.num_heads, c.num_kv_heads
+        qkv = linear(h, layer.qkv_proj).reshape(n, heads + 2 * kv_heads, c.head_dim)
+        qk = apply_rope(qkv[:, :heads + kv_heads], cos, sin)  # q and k heads rotated together
+        q = qk[:, :heads] * c.head_dim ** -0.5  # (N, heads, hd); a Python float keeps float32
+        kv = np.stack((qk[:, heads:], qkv[:, heads + kv_heads:]))  # (2, N, kv_heads, hd)
+        kv = kv.transpose(0, 2, 1, 3)  # (2, kv_heads, N, hd): the cache's layout
         if attn_maps is None and n == len(caches) > 1:  # every request decodes one token
-            return self._decode_attention(q, k, v, layer_index, caches)
-        out = np.empty((n, c.num_heads, c.head_dim), self.dtype)
+            return self._decode_attention(q, kv, layer_index, caches)
+        out = np.empty((n, heads, c.head_dim), self.dtype)
         for i, cache in enumerate(caches):  # only attention is per request
             a, b = starts[i], starts[i + 1]
-            keys, values = cache._append(layer_index, k[a:b].transpose(1, 0, 2),
-                                         v[a:b].transpose(1, 0, 2))
+            keys, values = cache._append(layer_index, kv[:, :, a:b])
             result = _attend(q[a:b].transpose(1, 0, 2), keys, values, causal, attn_maps is not None)
             if attn_maps is not None:
                 result, weights = result
@@ -326,31 +385,34 @@ class ToyModel:
             out[a:b] = result.transpose(1, 0, 2)
         return out.reshape(n, c.q_size)
 
-    def _decode_attention(self, q, k, v, layer_index, caches) -> np.ndarray:
-        """One new token per request: copy each request's K/V into one padded batch and attend
-        once, with padding masked, instead of a handful of small numpy calls per request."""
+    def _decode_attention(self, q, kv, layer_index, caches) -> np.ndarray:
+        """One new token per request: gather every request's K/V into one batch (padded when the
+        lengths differ, the padding masked) and attend once, instead of a handful of small numpy
+        calls per request."""
         c = self.config
-        views = [cache._append(layer_index, k[i][:, None, :], v[i][:, None, :])
-                 for i, cache in enumerate(caches)]
-        lengths = np.array([keys.shape[1] for keys, _ in views])
-        shape = (len(caches), c.num_kv_heads, int(lengths.max()), c.head_dim)
-        keys, values = np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
-        for i, (kk, vv) in enumerate(views):
-            keys[i, :, :lengths[i]] = kk
-            values[i, :, :lengths[i]] = vv
-        group = c.num_queries_per_kv
-        qg = q.reshape(len(caches), c.num_kv_heads, group, c.head_dim)  # (B, kv_heads, group, hd)
+        views = [cache._append(layer_index, kv[:, :, i:i + 1]) for i, cache in enumerate(caches)]
+        lengths = [view.shape[2] for view in views]
+        longest = max(lengths)
+        if min(lengths) == longest:  # requests in lockstep: nothing to pad
+            stacked = np.stack(views)  # (B, 2, kv_heads, T, hd)
+        else:
+            stacked = np.zeros((len(views),) + views[0].shape[:2] + (longest, c.head_dim), self.dtype)
+            for i, view in enumerate(views):
+                stacked[i, :, :, :lengths[i]] = view
+        keys, values = stacked[:, 0], stacked[:, 1]  # (B, kv_heads, T_max, hd)
+        qg = q.reshape(len(views), c.num_kv_heads, c.num_queries_per_kv, c.head_dim)
         scores = qg @ keys.transpose(0, 1, 3, 2)  # (B, kv_heads, group, T_max)
-        padding = np.arange(shape[2])[None, :] >= lengths[:, None]  # (B, T_max)
-        scores = np.where(padding[:, None, None, :], -np.inf, scores)
+        if min(lengths) != longest:
+            padding = np.arange(longest)[None, :] >= np.array(lengths)[:, None]  # (B, T_max)
+            scores = np.where(padding[:, None, None, :], -np.inf, scores)
         weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights /= weights.sum(axis=-1, keepdims=True)
-        return (weights @ values).reshape(len(caches), c.q_size)  # (B, heads * hd)
+        return (weights @ values).reshape(len(views), c.q_size)  # (B, heads * hd)
 
     def _mlp(self, h: np.ndarray, layer: LayerWeights) -> np.ndarray:
         inter = self.config.intermediate_size
-        gate_up = h @ layer.w_gate_up  # (N, 2 * intermediate)
-        return (silu(gate_up[:, :inter]) * gate_up[:, inter:]) @ layer.w_down  # (N, hidden)
+        gate_up = linear(h, layer.gate_up_proj)  # (N, 2 * intermediate)
+        return linear(silu(gate_up[:, :inter]) * gate_up[:, inter:], layer.down_proj)  # (N, hidden)
 
     def _check_ids(self, ids) -> np.ndarray:
         arr = np.asarray(ids)

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from mini_vllm.config import TOY, TOY_MHA, TOY_MQA
 from mini_vllm.kv_cache import KVCache
-from mini_vllm.model import (ToyModel, apply_rope, attention, causal_mask, init_weights, rms_norm,
-                             rope_cos_sin, softmax, swiglu)
+from mini_vllm.model import (ToyModel, apply_rope, attention, causal_mask, init_weights, linear,
+                             rms_norm, rope_cos_sin, softmax, swiglu)
 
 CONFIGS = {"MHA": TOY_MHA, "GQA": TOY, "MQA": TOY_MQA}
 TOL = {"float64": 1e-10, "float32": 1e-5}
@@ -272,7 +272,9 @@ def test_weights_deterministic_and_shared_between_dtypes():
     np.testing.assert_array_equal(a.layers[1].w_qkv, b.layers[1].w_qkv)
     np.testing.assert_array_equal(a.layers[1].w_qkv, c.layers[1].w_qkv.astype(np.float32))
     assert a.embed.dtype == np.float32 and c.embed.dtype == np.float64
-    assert a.layers[0].w_qkv.flags.c_contiguous and a.layers[0].w_gate_up.flags.c_contiguous
+    layer = a.layers[0]  # stored (out, in) like torch.nn.Linear; w_* are (in, out) views
+    assert all(m.flags.c_contiguous for m in (layer.qkv_proj, layer.o_proj, layer.gate_up_proj, layer.down_proj))
+    assert np.shares_memory(layer.w_q, layer.qkv_proj) and layer.w_q.shape == (TOY.hidden_size, TOY.q_size)
 
 
 def test_num_params_and_tied_head():
@@ -349,6 +351,60 @@ def test_decode_batch_with_different_lengths_equals_each_alone(models, kind):
     for a, b in zip(alone, model.forward(batch)):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
     assert [c.num_tokens for _, c in batch] == [len(p) + 1 for p in prompts]
+
+
+@pytest.mark.parametrize("kind", ["MHA", "GQA", "MQA"])
+def test_decode_batch_in_lockstep_equals_each_alone(models, kind):
+    """Every request has the same length (the unpadded decode path) and adds one token."""
+    model = models[(kind, "float64")]
+    prompts = [list(b"same"), list(b"size"), list(b"four")]
+    alone, batch = [], []
+    for i, prompt in enumerate(prompts):
+        caches = [KVCache(model.config), KVCache(model.config)]
+        for cache in caches:
+            model.forward([(prompt, cache)])
+        alone.append(model.forward([([100 + i], caches[0])])[0])
+        batch.append(([100 + i], caches[1]))
+    for a, b in zip(alone, model.forward(batch)):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_path_computes_in_the_config_dtype(models, dtype):
+    """No silent upcast (a float64 scalar times a float32 array is float64 in numpy 2): the
+    logits and the cache keep the model's dtype on the prefill, padded and lockstep decode paths."""
+    model = models[("GQA", dtype)]
+    caches = [KVCache(model.config) for _ in range(3)]
+    outputs = model.forward([(list(b"ab"), caches[0]), (list(b"abc"), caches[1]),
+                             (list(b"abc"), caches[2])])
+    outputs += model.forward([([1], cache) for cache in caches])  # padded: lengths 2, 3, 3
+    outputs += model.forward([([2], cache) for cache in caches[1:]])  # lockstep: 4 and 4
+    outputs += model.forward([([3], caches[0])], return_attention=True)[0]
+    assert {o.dtype for o in outputs} == {np.dtype(dtype)}
+    assert {cache.keys(0).dtype for cache in caches} == {np.dtype(dtype)}
+
+
+@pytest.mark.parametrize("num_rows", [1, 3])
+def test_linear_is_x_times_weight_transposed_across_row_blocks(num_rows):
+    """linear splits a weight with more than 1,024 output rows into blocks; the result is x @ W.T."""
+    rng = np.random.default_rng(4)
+    weight = rng.standard_normal((2500, 8))  # (out, in): three blocks, the last one partial
+    x = rng.standard_normal((num_rows, 8))
+    y = linear(x, weight)
+    assert y.shape == (num_rows, 2500)
+    np.testing.assert_allclose(y, x @ weight.T, rtol=1e-12, atol=1e-12)
+
+
+def test_weights_stored_out_in_hold_the_same_draws():
+    """Storing projections (out, in) did not change what a seed draws: w_qkv is still the second
+    array drawn from the generator, (hidden, q + 2 kv), after the embedding table."""
+    rng = np.random.default_rng(3)
+    rng.standard_normal((TOY.vocab_size, TOY.hidden_size), dtype=np.float32)  # the embedding
+    w_qkv = rng.standard_normal((TOY.hidden_size, TOY.q_size + 2 * TOY.kv_size), dtype=np.float32)
+    w_qkv *= np.float32(TOY.hidden_size ** -0.5)
+    layer = ToyModel(TOY, seed=3).weights.layers[0]
+    np.testing.assert_array_equal(layer.w_qkv, w_qkv)
+    np.testing.assert_array_equal(layer.qkv_proj, w_qkv.T)
 
 
 def test_piece_validation():
