@@ -6,7 +6,8 @@ decode tokens/s at several batch sizes for the toy preset and for BENCH_LLAMA_20
 resulting bound (weight bytes read per step / bandwidth); the wall-time ratio of generating without
 and with the KV cache; and, only when torch and transformers happen to be importable, the same
 config and weights run by HF transformers' LlamaForCausalLM. Timings are wall-clock and noisy on
-a shared machine: each figure is the best of a few repetitions.
+a shared machine: each figure is the best of 8 rounds (2 with --quick), and every round times
+mini_vllm, HF and (at batch 1) the bandwidth one after the other, so all see the same conditions.
 
 References:
     Roofline model (Williams, Waterman, Patterson, 2009): https://doi.org/10.1145/1498765.1498785
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if any(b < 1 for b in args.batch_sizes):
         parser.error("batch sizes must be >= 1")
-    repeats = 2 if args.quick else 5
+    repeats = 2 if args.quick else 8
     rng = np.random.default_rng(0)
     _say(f"{os.cpu_count()} CPU cores, {blas_threads()} BLAS threads (set OPENBLAS_NUM_THREADS to change); "
          f"load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "")

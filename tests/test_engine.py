@@ -1,5 +1,6 @@
 """Tests for mini_vllm.request and mini_vllm.engine: scheduling, counters, modes, batching."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -266,3 +267,42 @@ def test_bench_helpers():
     assert decode_bytes_per_step(tied) == tied.nbytes + tied.embed[0].nbytes
     result = cache_speedup(TOY, new_tokens=6)
     assert (result["no_cache_tokens"], result["cache_tokens"]) == count_work(16, 6)
+
+
+def test_bench_rounds_alternate_and_keep_each_best():
+    """best_interleaved takes every contender once per round, in turn, and keeps its fastest."""
+    from mini_vllm.bench import best_interleaved
+    calls, times = [], {"a": iter([3.0, 1.0, 2.0]), "b": iter([5.0, 6.0, 4.0])}
+
+    def run(name):
+        def timed():
+            calls.append(name)
+            return next(times[name])
+        return timed
+
+    assert best_interleaved({"a": run("a"), "b": run("b")}, repeats=3) == {"a": 1.0, "b": 4.0}
+    assert calls == ["a", "b"] * 3
+
+
+def test_bench_decode_run_times_only_decode_steps(monkeypatch):
+    """decode_run starts its clock after the prefill and the first decode step, stops it after
+    the timed steps, and every step runs the whole batch."""
+    from mini_vllm import bench
+    events, real_step, clock = [], LLMEngine.step, iter(range(100))
+
+    def counting_step(self):
+        events.append(f"step x{len(self.requests)}")
+        return real_step(self)
+
+    def fake_clock():
+        events.append("clock")
+        return float(next(clock))
+
+    monkeypatch.setattr(LLMEngine, "step", counting_step)
+    monkeypatch.setattr(bench.time, "perf_counter", fake_clock)
+    seconds = bench.decode_run(ToyModel(TOY), batch_size=3, steps=4, rng=np.random.default_rng(0))()
+    assert events == ["step x3"] * 2 + ["clock"] + ["step x3"] * 4 + ["clock"]
+    assert seconds == 1.0
+    monkeypatch.undo()
+    run, nbytes = bench.matvec_run(nbytes=4 * 4096 * 8, calls=2)
+    assert nbytes == 2 * 4 * 4096 * 8 and run() > 0
