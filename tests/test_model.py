@@ -336,11 +336,14 @@ def test_bad_input():
         rope_cos_sin(np.arange(3), 7, 10000.0)
 
 
+@pytest.mark.parametrize("prompts", [
+    [list(b"a"), list(b"a much longer prompt"), list(b"mid size")],  # padded decode path
+    [list(b"same"), list(b"size"), list(b"four")],  # lockstep: stacked, nothing to pad
+], ids=["different-lengths", "lockstep"])
 @pytest.mark.parametrize("kind", ["MHA", "GQA", "MQA"])
-def test_decode_batch_with_different_lengths_equals_each_alone(models, kind):
-    """A batch where every request adds one token (the padded decode path)."""
+def test_decode_batch_equals_each_alone(models, kind, prompts):
+    """A batch where every request adds one token (the batched decode attention)."""
     model = models[(kind, "float64")]
-    prompts = [list(b"a"), list(b"a much longer prompt"), list(b"mid size")]
     alone, batch = [], []
     for i, prompt in enumerate(prompts):
         caches = [KVCache(model.config), KVCache(model.config)]
@@ -351,22 +354,6 @@ def test_decode_batch_with_different_lengths_equals_each_alone(models, kind):
     for a, b in zip(alone, model.forward(batch)):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
     assert [c.num_tokens for _, c in batch] == [len(p) + 1 for p in prompts]
-
-
-@pytest.mark.parametrize("kind", ["MHA", "GQA", "MQA"])
-def test_decode_batch_in_lockstep_equals_each_alone(models, kind):
-    """Every request has the same length (the unpadded decode path) and adds one token."""
-    model = models[(kind, "float64")]
-    prompts = [list(b"same"), list(b"size"), list(b"four")]
-    alone, batch = [], []
-    for i, prompt in enumerate(prompts):
-        caches = [KVCache(model.config), KVCache(model.config)]
-        for cache in caches:
-            model.forward([(prompt, cache)])
-        alone.append(model.forward([([100 + i], caches[0])])[0])
-        batch.append(([100 + i], caches[1]))
-    for a, b in zip(alone, model.forward(batch)):
-        np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
