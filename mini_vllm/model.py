@@ -393,16 +393,17 @@ class ToyModel:
         views = [cache._append(layer_index, kv[:, :, i:i + 1]) for i, cache in enumerate(caches)]
         lengths = [view.shape[2] for view in views]
         longest = max(lengths)
-        if min(lengths) == longest:  # requests in lockstep: nothing to pad
-            stacked = np.stack(views)  # (B, 2, kv_heads, T, hd)
-        else:
-            stacked = np.zeros((len(views),) + views[0].shape[:2] + (longest, c.head_dim), self.dtype)
+        padded = min(lengths) != longest  # else the requests are in lockstep: nothing to pad
+        if padded:
+            stacked = np.zeros((len(views), 2, c.num_kv_heads, longest, c.head_dim), self.dtype)
             for i, view in enumerate(views):
                 stacked[i, :, :, :lengths[i]] = view
+        else:
+            stacked = np.stack(views)  # (B, 2, kv_heads, T, hd)
         keys, values = stacked[:, 0], stacked[:, 1]  # (B, kv_heads, T_max, hd)
         qg = q.reshape(len(views), c.num_kv_heads, c.num_queries_per_kv, c.head_dim)
         scores = qg @ keys.transpose(0, 1, 3, 2)  # (B, kv_heads, group, T_max)
-        if min(lengths) != longest:
+        if padded:
             padding = np.arange(longest)[None, :] >= np.array(lengths)[:, None]  # (B, T_max)
             scores = np.where(padding[:, None, None, :], -np.inf, scores)
         weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
