@@ -265,7 +265,8 @@ def vllm_kv_cache_report(cfg: ModelConfig, gpu=None, max_model_len: int | None =
                          block_size: int = 16, *, available_kv_bytes: int | None = None,
                          kv_dtype: str | None = None, tensor_parallel_size: int = 1,
                          gpu_memory_utilization: float = 0.9, weight_dtype: str | None = None,
-                         reserve_bytes: float = 0, check_fits: bool = True) -> VLLMKVCacheReport:
+                         reserve_bytes: float = 0, check_fits: bool = True,
+                         allow_long_max_model_len: bool = False) -> VLLMKVCacheReport:
     """vLLM v1's 'GPU KV cache size' and 'Maximum concurrency' for a uniform full-attention model.
 
     Matches vllm-project/vllm @ 001cabc1 (kv_cache_utils.py), for one KV cache group:
@@ -279,9 +280,16 @@ def vllm_kv_cache_report(cfg: ModelConfig, gpu=None, max_model_len: int | None =
     memory x gpu_memory_utilization - weights / tensor_parallel_size - reserve_bytes (vLLM
     measures the activation peak instead; see free_kv_bytes). Sliding-window layers are counted
     as full attention (vLLM's hybrid allocator is not modelled). Like vLLM, it raises ValueError
-    when one request of max_model_len tokens does not fit (unless check_fits=False).
+    when one request of max_model_len tokens does not fit (unless check_fits=False), and when
+    max_model_len is longer than the model's context window, max_position_embeddings (unless
+    allow_long_max_model_len=True, vLLM's VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).
     """
     _check_count("max_model_len", max_model_len)
+    if max_model_len > cfg.max_position_embeddings and not allow_long_max_model_len:
+        raise ValueError(
+            f"max_model_len={max_model_len:,} is longer than {cfg.name}'s context window "
+            f"(max_position_embeddings={cfg.max_position_embeddings:,}); vLLM refuses it unless "
+            f"VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 (here: allow_long_max_model_len=True)")
     page = vllm_page_size_bytes(cfg, block_size, kv_dtype, tensor_parallel_size)
     if available_kv_bytes is None:
         if gpu is None:
@@ -343,9 +351,10 @@ def from_vllm_log(available_kv_gib: float | str, cfg: ModelConfig, max_model_len
         available_kv_gib = found["available_kv_gib"]
         max_model_len = max_model_len or found.get("max_model_len")
     _check_positive("available_kv_gib", available_kv_gib)
-    report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,
-                                  available_kv_bytes=int(round(available_kv_gib * GiB)),
-                                  kv_dtype=kv_dtype, tensor_parallel_size=tensor_parallel_size)
+    report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,  # the log is the truth:
+                                  available_kv_bytes=int(round(available_kv_gib * GiB)),  # vLLM ran
+                                  kv_dtype=kv_dtype, tensor_parallel_size=tensor_parallel_size,
+                                  allow_long_max_model_len=True)
     block_bytes = report.page_size_bytes * report.num_layers
     low = math.ceil((available_kv_gib - 0.005) * GiB)  # the log printed X with %.2f
     high = math.ceil((available_kv_gib + 0.005) * GiB) - 1

@@ -416,6 +416,9 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
              f"Batch of {batch_size}: {format_bytes(total, 'GiB')} of "
              f"{format_bytes(free, 'GiB')} left after weights -> {fits}",
              f"Naive concurrency (whole sequences): {naive:,}"]
+    if context_len > cfg.max_position_embeddings:
+        lines.insert(1, f"Note: {cfg.name} handles at most {cfg.max_position_embeddings:,} tokens "
+                        f"(max_position_embeddings); beyond that these bytes are arithmetic only")
     try:
         report = memory.vllm_kv_cache_report(cfg, gpu, context_len, kv_dtype=kv_dtype,
                                              tensor_parallel_size=num_gpus)

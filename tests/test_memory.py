@@ -155,7 +155,7 @@ def test_gqa_divides_by_heads_over_kv_heads(kv_heads):
 def test_vllm_concurrency_times_blocks_fits_the_pool(name, available, max_len, block, kv_dtype):
     cfg = get_model(name)
     r = vllm_kv_cache_report(cfg, None, max_len, block, available_kv_bytes=available,
-                             kv_dtype=kv_dtype, check_fits=False)
+                             kv_dtype=kv_dtype, check_fits=False, allow_long_max_model_len=True)
     assert r.max_concurrency * r.blocks_per_request <= r.num_gpu_blocks + 1e-6
     assert r.num_gpu_blocks * r.page_size_bytes * r.num_layers <= available
     assert (r.num_gpu_blocks + 1) * r.page_size_bytes * r.num_layers > available
@@ -191,6 +191,19 @@ def test_concurrency_is_not_floored_and_charges_whole_blocks():
     assert r.max_concurrency == 100 / 63
     assert r.concurrency_line == "Maximum concurrency for 1,000 tokens per request: 1.59x"
     assert r.max_concurrency_token_ratio == 1.6  # early v1's tokens / max_model_len differs
+
+
+def test_max_model_len_beyond_the_context_window_is_refused_as_vllm_does():
+    """vLLM refuses a max_model_len longer than the model's max_position_embeddings unless
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN=1; a log it printed is trusted as it is."""
+    gpt2 = get_model("GPT-2-small")
+    assert gpt2.max_position_embeddings == 1024
+    assert vllm_kv_cache_report(gpt2, "H100", 1024).max_model_len == 1024
+    with pytest.raises(ValueError, match=r"max_model_len=1,025 .*max_position_embeddings=1,024"):
+        vllm_kv_cache_report(gpt2, "H100", 1025)
+    long = vllm_kv_cache_report(gpt2, "H100", 2048, allow_long_max_model_len=True)
+    assert long.blocks_per_request == 128
+    assert from_vllm_log(10.0, gpt2, 4096).max_model_len == 4096
 
 
 def test_report_from_a_gpu():

@@ -121,6 +121,18 @@ def test_kv_growth_readout_and_kv_head_options(explorers):
     w.update(model="Llama-3-8B")
 
 
+def test_kv_growth_beyond_the_context_window_says_so(explorers):
+    """GPT-2 reads at most 1,024 tokens: at 131,072 the readout says the bytes are arithmetic
+    only, and the vLLM line carries vLLM's refusal instead of a concurrency."""
+    w = explorers["kv_growth"]
+    text = w.update(model="GPT-2-small", context_len=131072)
+    assert "GPT-2-small handles at most 1,024 tokens" in text
+    assert "vLLM-style: max_model_len=131,072 is longer than GPT-2-small's context window" in text
+    assert "Maximum concurrency" not in text
+    assert "handles at most" not in w.update(context_len=1024)
+    w.update(model="Llama-3-8B", context_len=8192)
+
+
 def test_kv_growth_impossible_combination_is_a_message(explorers, capsys):
     w = explorers["kv_growth"]
     text = w.update(model="Llama-3.1-405B", num_gpus=1)
