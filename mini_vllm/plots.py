@@ -28,7 +28,8 @@ from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
-           "plot_littles_law", "plot_bpe_tradeoff", "plot_throughput_latency", "new_axes"]
+           "plot_littles_law", "plot_bpe_tradeoff", "plot_throughput_latency", "plot_in_flight",
+           "plot_latency_histogram", "plot_request_counters", "new_axes"]
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -423,6 +424,60 @@ def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str 
     _log_axis(ax.yaxis, span=np.log10(values.max() / values.min()))
     return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
                    "tokens n", "time per token (µs)", legend="lower left")
+
+
+# ---- 6c. a simulated serving run and one request's two counters ------------------------------
+def plot_in_flight(sim, *, ax: Axes | None = None) -> Axes:
+    """Requests inside the engine (queued or running) after each step of a SimulationResult,
+    with their time average: the N of Little's law."""
+    ax = new_axes(ax)
+    t = np.arange(sim.num_steps) * sim.step_time_s  # (num_steps,) simulated seconds
+    ax.step(t, sim.in_flight, where="post", color=OKABE_ITO["blue"], lw=1.8, label="in flight")
+    ax.axhline(sim.mean_in_flight, color=OKABE_ITO["vermillion"], ls="--", lw=2,
+               label=f"time average N = {sim.mean_in_flight:.2f}")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of requests
+    ax.set_ylim(0, 1.4 * max(1, int(np.max(sim.in_flight))))  # headroom: the legend sits on top
+    ax.grid(alpha=0.3)
+    return _finish(ax, "Requests inside the engine, step by step", "simulated time (s)",
+                   "requests")
+
+
+def plot_latency_histogram(sim, *, bin_s: float = 0.05, ax: Axes | None = None) -> Axes:
+    """How long each request of a SimulationResult spent inside the engine, and the mean L."""
+    if not bin_s > 0:
+        raise ValueError(f"bin_s must be > 0; got {bin_s!r}")
+    ax = new_axes(ax)
+    latency = np.asarray(sim.latency_s)
+    ax.hist(latency, bins=np.arange(0, latency.max() + 2 * bin_s, bin_s), color=OKABE_ITO["green"])
+    ax.axvline(sim.mean_latency_s, color=OKABE_ITO["vermillion"], ls="--", lw=2,
+               label=f"mean L = {sim.mean_latency_s:.3f} s")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    return _finish(ax, "Time each request spent inside", "latency (s)", "requests",
+                   legend="upper right")
+
+
+def plot_request_counters(rows, request_id: str, *, title: str = "", ax: Axes | None = None) -> Axes:
+    """num_tokens and num_computed_tokens of one request after each engine step.
+
+    ``rows`` are simulate.trace_counters' CounterRows; the gap between the two lines is what the
+    scheduler computes next (vLLM's one rule: num_tokens - num_computed_tokens).
+    """
+    mine = [r for r in rows if r.request_id == request_id]
+    if not mine:
+        raise ValueError(f"no rows for request_id {request_id!r}; "
+                         f"the rows hold {sorted({r.request_id for r in rows})}")
+    ax = new_axes(ax)
+    steps = [0] + [r.step + 1 for r in mine]  # x = engine steps completed
+    ax.step(steps, [mine[0].num_prompt_tokens] + [r.num_tokens for r in mine], where="post",
+            color=OKABE_ITO["blue"], lw=2.5, marker="o", label="num_tokens")
+    ax.step(steps, [0] + [r.num_computed_tokens for r in mine], where="post",
+            color=OKABE_ITO["vermillion"], lw=2.5, ls="--", marker="s",
+            label="num_computed_tokens")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    return _finish(ax, title or f"Request {request_id}: its two counters",
+                   "engine steps completed", "tokens", legend="center right")
 
 
 # ---- 6b. throughput against latency ----------------------------------------------------------

@@ -320,3 +320,46 @@ def test_projector_style_is_a_context():
         assert matplotlib.rcParams["axes.titlesize"] == 13
     assert matplotlib.rcParams["axes.titlesize"] == before
     assert CYCLE[0] == OKABE_ITO["blue"]
+
+
+# ---- a simulated serving run and one request's two counters -----------------------------------
+@pytest.fixture(scope="module")
+def sim():
+    from mini_vllm.simulate import simulate_serving
+    return simulate_serving(rate_per_step=0.5, num_arrival_steps=30, seed=3)
+
+
+def test_in_flight_draws_the_simulation_and_its_time_average(sim, ax):
+    plots.plot_in_flight(sim, ax=ax)
+    steps = _line(ax, "in flight")
+    np.testing.assert_array_equal(steps.get_ydata(), sim.in_flight)
+    np.testing.assert_allclose(steps.get_xdata(), np.arange(sim.num_steps) * sim.step_time_s)
+    average = _line(ax, f"time average N = {sim.mean_in_flight:.2f}")
+    assert set(average.get_ydata()) == {sim.mean_in_flight}
+    assert ax.get_xlabel() == "simulated time (s)" and ax.get_ylabel() == "requests"
+
+
+def test_latency_histogram_counts_every_request_once(sim, ax):
+    plots.plot_latency_histogram(sim, ax=ax)
+    heights = [patch.get_height() for patch in ax.patches]
+    assert sum(heights) == sim.num_requests
+    assert set(_line(ax, f"mean L = {sim.mean_latency_s:.3f} s").get_xdata()) == {sim.mean_latency_s}
+    with pytest.raises(ValueError, match="bin_s"):
+        plots.plot_latency_histogram(sim, bin_s=0)
+
+
+def test_request_counters_follow_the_engine(ax):
+    from mini_vllm.engine import LLMEngine
+    from mini_vllm.simulate import trace_counters
+    engine = LLMEngine(seed=0, max_num_batched_tokens=4)
+    req = engine.add_request(list(range(1, 11)), SamplingParams(temperature=0.0, max_tokens=3,
+                                                                 ignore_eos=True))
+    rows = trace_counters(engine)
+    plots.plot_request_counters(rows, req.request_id, title="chunked", ax=ax)
+    # 10 prompt tokens in chunks of 4, 4, 2 (the last one samples), then two decode steps
+    assert list(_line(ax, "num_computed_tokens").get_ydata()) == [0, 4, 8, 10, 11, 12]
+    assert list(_line(ax, "num_tokens").get_ydata()) == [10, 10, 10, 11, 12, 13]
+    assert list(_line(ax, "num_tokens").get_xdata()) == [0, 1, 2, 3, 4, 5]
+    assert ax.get_title() == "chunked"
+    with pytest.raises(ValueError, match="request_id 'nope'"):
+        plots.plot_request_counters(rows, "nope")
