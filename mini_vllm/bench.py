@@ -3,11 +3,12 @@
 Run ``python -m mini_vllm.bench`` (``--help`` for options). It prints one progress line per case:
 decode tokens/s at several batch sizes for the toy preset and for BENCH_LLAMA_200M (Llama-shaped,
 ~246M parameters in float32, memory-bound at batch 1); this host's matrix-vector bandwidth and the
-resulting bound (weight bytes read per step / bandwidth); the wall-time ratio of generating without
+resulting bound (bandwidth / weight bytes read per step, in tokens/s); the wall-time ratio of generating without
 and with the KV cache; and, only when torch and transformers happen to be importable, the same
 config and weights run by HF transformers' LlamaForCausalLM. Timings are wall-clock and noisy on
 a shared machine: each figure is the best of 8 rounds (2 with --quick), and every round times
-mini_vllm, HF and (at batch 1) the bandwidth one after the other, so all see the same conditions.
+mini_vllm, HF and (at batch 1 of the memory-bound preset) the bandwidth one after the other, in
+an order that alternates, so all see the same conditions.
 
 References:
     Roofline model (Williams, Waterman, Patterson, 2009): https://doi.org/10.1145/1498765.1498785
@@ -44,16 +45,6 @@ def blas_threads() -> int:
 
 def _say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` calls, in seconds (the least disturbed by other processes)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def matvec_run(nbytes: float = 256e6, rng: np.random.Generator | None = None, calls: int = 4
@@ -124,12 +115,15 @@ def best_interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict
     """Fastest time of each run over ``repeats`` rounds that take every run in turn.
 
     Alternating keeps a burst of load from another process from landing on one contender only,
-    so the ratio of two best times is fairer than timing one after the other.
+    so the ratio of two best times is fairer than timing one after the other; the order within a
+    round reverses every round.
     """
     best = {name: float("inf") for name in runs}
+    order = list(runs)
     for _ in range(repeats):
-        for name, run in runs.items():
-            best[name] = min(best[name], run())
+        for name in order:
+            best[name] = min(best[name], runs[name]())
+        order.reverse()  # nobody always runs right after another's threads were busy
     return best
 
 
@@ -171,19 +165,20 @@ def _hf_model(model: ToyModel):
     torch.set_num_threads(blas_threads())  # same number of threads as numpy's BLAS
     hf = LlamaForCausalLM(hf_config).to(getattr(torch, c.dtype)).eval()
 
-    def put(param, array):  # our matrices are (in, out); torch Linear stores (out, in)
+    def put(param, array):  # both store projections (out, in): same layout, a plain copy
         param.data.copy_(torch.from_numpy(np.ascontiguousarray(array)))
 
     put(hf.model.embed_tokens.weight, w.embed)
     put(hf.model.norm.weight, w.final_norm)
     if not c.tie_word_embeddings:
-        put(hf.lm_head.weight, w.lm_head.T)
+        put(hf.lm_head.weight, w.lm_head_proj)
     for ours, theirs in zip(w.layers, hf.model.layers):
         a, m = theirs.self_attn, theirs.mlp
-        for param, array in ((a.q_proj.weight, ours.w_q.T), (a.k_proj.weight, ours.w_k.T),
-                             (a.v_proj.weight, ours.w_v.T), (a.o_proj.weight, ours.w_o.T),
-                             (m.gate_proj.weight, ours.w_gate.T), (m.up_proj.weight, ours.w_up.T),
-                             (m.down_proj.weight, ours.w_down.T),
+        q, k, v = np.split(ours.qkv_proj, [c.q_size, c.q_size + c.kv_size])  # rows: q, k, v
+        gate, up = np.split(ours.gate_up_proj, 2)
+        for param, array in ((a.q_proj.weight, q), (a.k_proj.weight, k), (a.v_proj.weight, v),
+                             (a.o_proj.weight, ours.o_proj), (m.gate_proj.weight, gate),
+                             (m.up_proj.weight, up), (m.down_proj.weight, ours.down_proj),
                              (theirs.input_layernorm.weight, ours.attn_norm),
                              (theirs.post_attention_layernorm.weight, ours.mlp_norm)):
             put(param, array)
@@ -241,7 +236,7 @@ def bench_preset(config: ModelConfig, batch_sizes, *, repeats: int, quick: bool,
     bound = bandwidth / step_bytes
     _say(f"{config.name}: {model.weights.num_params / 1e6:.1f}M params, {config.dtype}, "
          f"{step_bytes / 1e6:.1f} MB read per decode step, built in {time.perf_counter() - start:.1f} s; "
-         f"bandwidth bound at batch 1: {bound:.1f} tokens/s")
+         f"bandwidth bound at batch 1 from the first reading: {bound:.1f} tokens/s")
     hf_model = _hf_model(model) if hf else None
     if hf_model is not None:
         _say(f"{config.name}: HF transformers loaded; max |logit diff| vs mini_vllm = "

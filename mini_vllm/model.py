@@ -40,7 +40,7 @@ def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0; got {eps!r}")
     ms = np.add.reduce(x * x, axis=-1, keepdims=True) / x.shape[-1]  # mean(x**2), one reduction
-    return x / np.sqrt(ms + eps) * w
+    return x / np.sqrt(ms + float(eps)) * w  # float(eps): a numpy float64 would upcast float32
 
 
 def rope_cos_sin(positions, head_dim: int, theta: float, dtype=np.float64):
@@ -84,7 +84,7 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, *, causal: bool = Tru
     _check_attention_shapes(q, k, v)
     if causal and q.shape[1] > k.shape[1]:
         causal_mask(q.shape[1], k.shape[1])  # raises with a clear message
-    return _attend(q * (1.0 / np.sqrt(q.shape[-1])), k, v, causal, return_weights)
+    return _attend(q * q.shape[-1] ** -0.5, k, v, causal, return_weights)  # Python float: no upcast
 
 
 def _attend(q_scaled, k, v, causal: bool, return_weights: bool):
@@ -126,6 +126,9 @@ _LINEAR_CHUNK_ROWS = 1024
 
 def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """x (N, in) times a weight stored (out, in), as torch.nn.Linear stores it: x @ weight.T (N, out)."""
+    if np.ndim(x) != 2 or np.ndim(weight) != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear needs x (N, in) and weight (out, in); got x {np.shape(x)}, "
+                         f"weight {np.shape(weight)}")
     if x.shape[0] == 1 or weight.shape[0] <= _LINEAR_CHUNK_ROWS:
         return (weight @ x.T).T
     out = np.empty((weight.shape[0], x.shape[0]), np.result_type(x, weight))  # (out, N)
@@ -150,10 +153,11 @@ def swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarr
 
 
 # ---- weights -------------------------------------------------------------------------------
-# Projection weights are stored (out, in), as torch.nn.Linear and HF/vLLM checkpoints hold them,
-# and applied as W @ x.T. On a CPU that orientation is the faster one for OpenBLAS at every batch
-# size (measured in mini_vllm.bench; see _LINEAR_CHUNK_ROWS). The w_* properties give (in, out)
-# views, so the book can write x @ layer.w_q the way the math reads.
+# Projection weights are stored (out, in), as torch.nn.Linear and HF/vLLM checkpoints hold them
+# (qkv_proj is vLLM's qkv_proj.weight; lm_head_proj is HF's lm_head.weight, (vocab, hidden)), and
+# applied by linear(). With OpenBLAS on 2 cores that layout, in 1,024-row blocks, ran every batch
+# size we timed faster than (in, out) matrices (figures at _LINEAR_CHUNK_ROWS). The w_* properties
+# are (in, out) views of the same memory, so the book can write x @ layer.w_q as the math reads.
 @dataclass
 class LayerWeights:
     """One decoder layer; projections stored (out, in) under vLLM's fused names."""
@@ -367,11 +371,12 @@ class ToyModel:
                          causal=True):
         c = self.config
         n, heads, kv_heads = h.shape[0], c.num_heads, c.num_kv_heads
+        # (N, heads + 2 * kv_heads, hd): each token's q heads, then its k heads, then its v heads
         qkv = linear(h, layer.qkv_proj).reshape(n, heads + 2 * kv_heads, c.head_dim)
-        qk = apply_rope(qkv[:, :heads + kv_heads], cos, sin)  # q and k heads rotated together
+        qk = apply_rope(qkv[:, :heads + kv_heads], cos, sin)  # (N, heads + kv_heads, hd): q, k rotated
         q = qk[:, :heads] * c.head_dim ** -0.5  # (N, heads, hd); a Python float keeps float32
-        kv = np.stack((qk[:, heads:], qkv[:, heads + kv_heads:]))  # (2, N, kv_heads, hd)
-        kv = kv.transpose(0, 2, 1, 3)  # (2, kv_heads, N, hd): the cache's layout
+        k, v = qk[:, heads:], qkv[:, heads + kv_heads:]  # (N, kv_heads, hd) each
+        kv = np.stack((k, v)).transpose(0, 2, 1, 3)  # (2, kv_heads, N, hd): the cache's layout
         if attn_maps is None and n == len(caches) > 1:  # every request decodes one token
             return self._decode_attention(q, kv, layer_index, caches)
         out = np.empty((n, heads, c.head_dim), self.dtype)

@@ -417,8 +417,7 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
              f"{format_bytes(free, 'GiB')} left after weights -> {fits}",
              f"Naive concurrency (whole sequences): {naive:,}"]
     if context_len > cfg.max_position_embeddings:
-        lines.insert(1, f"Note: {cfg.name} handles at most {cfg.max_position_embeddings:,} tokens "
-                        f"(max_position_embeddings); beyond that these bytes are arithmetic only")
+        lines.insert(1, _beyond_window_note(cfg))
     try:
         report = memory.vllm_kv_cache_report(cfg, gpu, context_len, kv_dtype=kv_dtype,
                                              tensor_parallel_size=num_gpus)
@@ -426,6 +425,12 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
     except ValueError as exc:
         lines.append(f"vLLM-style: {exc}")
     return "\n".join(lines)
+
+
+def _beyond_window_note(cfg) -> str:
+    return (f"Note: {cfg.name} handles at most {cfg.max_position_embeddings:,} tokens "
+            f"(max_position_embeddings); longer requests are arithmetic only, and vLLM refuses "
+            f"such a max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
 
 
 def _kv_model_changed(explorer: Explorer, name: str) -> None:
@@ -789,7 +794,8 @@ def explore_prefill_decode(**defaults) -> Explorer:
 def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str, gpu: str,
                         context_len: int):
     cfg, spec = get_model(model), get_gpu(gpu)
-    report = memory.vllm_kv_cache_report(cfg, spec, context_len)
+    # past the model's window the capacity is still arithmetic worth drawing; the readout says so
+    report = memory.vllm_kv_cache_report(cfg, spec, context_len, allow_long_max_model_len=True)
     needed = roofline.littles_law_concurrency(throughput_per_s, latency_s)
     cap = report.max_concurrency
     fig, (ax,) = _figure()
@@ -798,7 +804,8 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
                                           f"{context_len:,} tok/request")
     best = roofline.littles_law_throughput(cap, latency_s)
     verdict = "fits" if needed <= cap else "does NOT fit: requests would queue"
-    return fig, "\n".join([
+    beyond = [_beyond_window_note(cfg)] if context_len > cfg.max_position_embeddings else []
+    return fig, "\n".join(beyond + [
         f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = {needed:,.1f} "
         f"requests in flight",
         f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens "

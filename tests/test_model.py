@@ -357,18 +357,32 @@ def test_decode_batch_equals_each_alone(models, kind, prompts):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_every_path_computes_in_the_config_dtype(models, dtype):
-    """No silent upcast (a float64 scalar times a float32 array is float64 in numpy 2): the
-    logits and the cache keep the model's dtype on the prefill, padded and lockstep decode paths."""
+def test_every_path_computes_in_the_config_dtype(models, dtype, monkeypatch):
+    """No silent upcast (a float64 scalar times a float32 array is float64 in numpy 2): logits,
+    attention maps and every attention result keep the model's dtype on the prefill, padded and
+    lockstep decode paths. (The cache cannot show an upcast: it casts what it stores.)"""
+    from mini_vllm import model as model_module
     model = models[("GQA", dtype)]
+    seen, attend = set(), model_module._attend
+
+    def spy(*args):
+        result = attend(*args)
+        seen.update(a.dtype for a in (result if isinstance(result, tuple) else (result,)))
+        return result
+
+    monkeypatch.setattr(model_module, "_attend", spy)
     caches = [KVCache(model.config) for _ in range(3)]
     outputs = model.forward([(list(b"ab"), caches[0]), (list(b"abc"), caches[1]),
                              (list(b"abc"), caches[2])])
-    outputs += model.forward([([1], cache) for cache in caches])  # padded: lengths 2, 3, 3
-    outputs += model.forward([([2], cache) for cache in caches[1:]])  # lockstep: 4 and 4
-    outputs += model.forward([([3], caches[0])], return_attention=True)[0]
-    assert {o.dtype for o in outputs} == {np.dtype(dtype)}
-    assert {cache.keys(0).dtype for cache in caches} == {np.dtype(dtype)}
+    outputs += model.forward([([1], cache) for cache in caches])  # padded: 2, 3, 3 cached
+    outputs += model.forward([([2], cache) for cache in caches[1:]])  # lockstep: 4 and 4 cached
+    logits, maps = model.forward([([3], caches[0])], return_attention=True)
+    assert {o.dtype for o in outputs + logits + maps} == {np.dtype(dtype)}
+    assert seen == {np.dtype(dtype)}
+    x = np.ones((2, 4), dtype)
+    assert rms_norm(x, np.ones(4, dtype), np.float64(1e-5)).dtype == np.dtype(dtype)
+    q = np.ones((2, 3, 4), dtype)
+    assert attention(q, q[:1], q[:1]).dtype == np.dtype(dtype)
 
 
 @pytest.mark.parametrize("num_rows", [1, 3])
@@ -380,6 +394,8 @@ def test_linear_is_x_times_weight_transposed_across_row_blocks(num_rows):
     y = linear(x, weight)
     assert y.shape == (num_rows, 2500)
     np.testing.assert_allclose(y, x @ weight.T, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="linear needs x"):
+        linear(x[0], weight)  # 1-d x: say so, not a matmul error from inside a block
 
 
 def test_weights_stored_out_in_hold_the_same_draws():

@@ -133,6 +133,15 @@ def test_kv_growth_beyond_the_context_window_says_so(explorers):
     w.update(model="Llama-3-8B", context_len=8192)
 
 
+def test_littles_law_past_the_context_window_still_draws_and_says_so(explorers):
+    """GPT-2 at the default 2,048 tokens: the capacity is drawn (arithmetic) with a note."""
+    w = explorers["littles_law"]
+    text = w.update(model="GPT-2-small", context_len=2048)
+    assert text.startswith("Note: GPT-2-small handles at most 1,024 tokens")
+    assert "KV memory holds" in text and w.figure.axes
+    assert "Note:" not in w.update(model="Llama-3-8B")
+
+
 def test_kv_growth_impossible_combination_is_a_message(explorers, capsys):
     w = explorers["kv_growth"]
     text = w.update(model="Llama-3.1-405B", num_gpus=1)
