@@ -3,9 +3,9 @@
 Run ``python -m mini_vllm.bench`` (``--help`` for options). It prints one progress line per case:
 decode tokens/s at several batch sizes for the toy preset and for BENCH_LLAMA_200M (Llama-shaped,
 ~246M parameters in float32, memory-bound at batch 1); this host's matrix-vector bandwidth and the
-resulting bound (bandwidth / weight bytes read per step, in tokens/s); the wall-time ratio of generating without
-and with the KV cache; and, only when torch and transformers happen to be importable, the same
-config and weights run by HF transformers' LlamaForCausalLM. Timings are wall-clock and noisy on
+resulting bound (bandwidth / weight bytes read per step, in tokens/s); the wall-time ratio of
+generating without and with the KV cache; and, only when torch and transformers happen to be
+importable, the same config and weights run by HF transformers' LlamaForCausalLM. Timings are wall-clock and noisy on
 a shared machine: each figure is the best of 8 rounds (2 with --quick), and every round times
 mini_vllm, HF and (at batch 1 of the memory-bound preset) the bandwidth one after the other, in
 an order that alternates, so all see the same conditions.
@@ -71,7 +71,7 @@ def matvec_run(nbytes: float = 256e6, rng: np.random.Generator | None = None, ca
 
 def measure_matvec_bandwidth(nbytes: float = 256e6, repeats: int = 10,
                              rng: np.random.Generator | None = None) -> float:
-    """Bytes/s streamed by a float32 matrix-vector product over a matrix of ``nbytes``, best of ``repeats``."""
+    """Bytes/s streamed by a float32 matrix-vector product over ``nbytes``, best of ``repeats``."""
     run, size = matvec_run(nbytes, rng)
     return size / min(run() for _ in range(repeats))
 
@@ -102,13 +102,6 @@ def decode_run(model: ToyModel, batch_size: int, steps: int, rng: np.random.Gene
             engine.step()
         return time.perf_counter() - start
     return run
-
-
-def decode_tokens_per_s(model: ToyModel, batch_size: int, steps: int, repeats: int,
-                        rng: np.random.Generator) -> float:
-    """Decode tokens/s of LLMEngine at ``batch_size`` (prefill excluded), best of ``repeats``."""
-    run = decode_run(model, batch_size, steps, rng)
-    return batch_size * steps / min(run() for _ in range(repeats))
 
 
 def best_interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
@@ -211,7 +204,8 @@ def hf_decode_run(hf, vocab_size: int, batch_size: int, steps: int, rng: np.rand
 
     def run() -> float:
         with torch.inference_mode():
-            cache, token = forward(torch.from_numpy(rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))))
+            prompts = rng.integers(0, vocab_size, (batch_size, PROMPT_LEN))
+            cache, token = forward(torch.from_numpy(prompts))
             cache, token = forward(token, cache)  # the first decode step: untimed
             start = time.perf_counter()
             for _ in range(steps):
@@ -272,8 +266,8 @@ def bench_preset(config: ModelConfig, batch_sizes, *, repeats: int, quick: bool,
             line += f"; HF transformers {theirs:.1f} tokens/s, mini_vllm/HF = {ours / theirs:.2f}x"
         rows[b] = row
         _say(line)
-    return {"bound_tokens_per_s": bound, "bandwidth_bytes_per_s": bandwidth, "decode_bytes": step_bytes,
-            "batches": rows}
+    return {"bound_tokens_per_s": bound, "bandwidth_bytes_per_s": bandwidth,
+            "decode_bytes": step_bytes, "batches": rows}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -351,8 +351,9 @@ def from_vllm_log(available_kv_gib: float | str, cfg: ModelConfig, max_model_len
         available_kv_gib = found["available_kv_gib"]
         max_model_len = max_model_len or found.get("max_model_len")
     _check_positive("available_kv_gib", available_kv_gib)
-    report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,  # the log is the truth:
-                                  available_kv_bytes=int(round(available_kv_gib * GiB)),  # vLLM ran
+    # the log is the truth: vLLM ran with this max_model_len, whatever the model's window
+    report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,
+                                  available_kv_bytes=int(round(available_kv_gib * GiB)),
                                   kv_dtype=kv_dtype, tensor_parallel_size=tensor_parallel_size,
                                   allow_long_max_model_len=True)
     block_bytes = report.page_size_bytes * report.num_layers

@@ -125,7 +125,7 @@ _LINEAR_CHUNK_ROWS = 1024
 
 
 def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """x (N, in) times a weight stored (out, in), as torch.nn.Linear stores it: x @ weight.T (N, out)."""
+    """x (N, in) times a weight stored (out, in) as torch.nn.Linear stores it: x @ weight.T."""
     if np.ndim(x) != 2 or np.ndim(weight) != 2 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"linear needs x (N, in) and weight (out, in); got x {np.shape(x)}, "
                          f"weight {np.shape(weight)}")
@@ -258,7 +258,8 @@ def _normal(rng: np.random.Generator, shape, std: float, dtype) -> np.ndarray:
     return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(dtype, copy=False)
 
 
-def _projection(rng: np.random.Generator, fan_in: int, fan_out: int, std: float, dtype) -> np.ndarray:
+def _projection(rng: np.random.Generator, fan_in: int, fan_out: int, std: float,
+                dtype) -> np.ndarray:
     """A (fan_out, fan_in) weight; drawn as (fan_in, fan_out) so a seed gives the same numbers
     whichever way the weights are stored."""
     return np.ascontiguousarray(_normal(rng, (fan_in, fan_out), std, dtype).T)
@@ -291,7 +292,8 @@ def init_weights(config: ModelConfig, rng: np.random.Generator) -> ModelWeights:
         # logits with a standard deviation of ~2: peaked enough to prefer some bytes, flat enough
         # that temperature/top-k/top-p visibly change the distribution.
         lm_head = _projection(rng, h, c.vocab_size, 2.0 * h ** -0.5, dtype)
-    return ModelWeights(embed=embed, layers=layers, final_norm=np.ones(h, dtype), lm_head_proj=lm_head)
+    return ModelWeights(embed=embed, layers=layers, final_norm=np.ones(h, dtype),
+                        lm_head_proj=lm_head)
 
 
 def _compute_dtype(config: ModelConfig) -> np.dtype:
@@ -373,7 +375,7 @@ class ToyModel:
         n, heads, kv_heads = h.shape[0], c.num_heads, c.num_kv_heads
         # (N, heads + 2 * kv_heads, hd): each token's q heads, then its k heads, then its v heads
         qkv = linear(h, layer.qkv_proj).reshape(n, heads + 2 * kv_heads, c.head_dim)
-        qk = apply_rope(qkv[:, :heads + kv_heads], cos, sin)  # (N, heads + kv_heads, hd): q, k rotated
+        qk = apply_rope(qkv[:, :heads + kv_heads], cos, sin)  # q and k heads, rotated together
         q = qk[:, :heads] * c.head_dim ** -0.5  # (N, heads, hd); a Python float keeps float32
         k, v = qk[:, heads:], qkv[:, heads + kv_heads:]  # (N, kv_heads, hd) each
         kv = np.stack((k, v)).transpose(0, 2, 1, 3)  # (2, kv_heads, N, hd): the cache's layout

@@ -457,7 +457,8 @@ def plot_latency_histogram(sim, *, bin_s: float = 0.05, ax: Axes | None = None) 
                    legend="upper right")
 
 
-def plot_request_counters(rows, request_id: str, *, title: str = "", ax: Axes | None = None) -> Axes:
+def plot_request_counters(rows, request_id: str, *, title: str = "",
+                          ax: Axes | None = None) -> Axes:
     """num_tokens and num_computed_tokens of one request after each engine step.
 
     ``rows`` are simulate.trace_counters' CounterRows; the gap between the two lines is what the

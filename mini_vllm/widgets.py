@@ -416,8 +416,7 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
              f"Batch of {batch_size}: {format_bytes(total, 'GiB')} of "
              f"{format_bytes(free, 'GiB')} left after weights -> {fits}",
              f"Naive concurrency (whole sequences): {naive:,}"]
-    if context_len > cfg.max_position_embeddings:
-        lines.insert(1, _beyond_window_note(cfg))
+    lines[1:1] = _beyond_window_note(cfg, context_len)
     try:
         report = memory.vllm_kv_cache_report(cfg, gpu, context_len, kv_dtype=kv_dtype,
                                              tensor_parallel_size=num_gpus)
@@ -427,10 +426,13 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
     return "\n".join(lines)
 
 
-def _beyond_window_note(cfg) -> str:
-    return (f"Note: {cfg.name} handles at most {cfg.max_position_embeddings:,} tokens "
+def _beyond_window_note(cfg, context_len: int) -> list[str]:
+    """A readout line when ``context_len`` is past the model's window, else nothing."""
+    if context_len <= cfg.max_position_embeddings:
+        return []
+    return [f"Note: {cfg.name} handles at most {cfg.max_position_embeddings:,} tokens "
             f"(max_position_embeddings); longer requests are arithmetic only, and vLLM refuses "
-            f"such a max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
+            f"such a max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"]
 
 
 def _kv_model_changed(explorer: Explorer, name: str) -> None:
@@ -804,8 +806,7 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
                                           f"{context_len:,} tok/request")
     best = roofline.littles_law_throughput(cap, latency_s)
     verdict = "fits" if needed <= cap else "does NOT fit: requests would queue"
-    beyond = [_beyond_window_note(cfg)] if context_len > cfg.max_position_embeddings else []
-    return fig, "\n".join(beyond + [
+    return fig, "\n".join(_beyond_window_note(cfg, context_len) + [
         f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = {needed:,.1f} "
         f"requests in flight",
         f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens "

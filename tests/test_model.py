@@ -273,8 +273,10 @@ def test_weights_deterministic_and_shared_between_dtypes():
     np.testing.assert_array_equal(a.layers[1].w_qkv, c.layers[1].w_qkv.astype(np.float32))
     assert a.embed.dtype == np.float32 and c.embed.dtype == np.float64
     layer = a.layers[0]  # stored (out, in) like torch.nn.Linear; w_* are (in, out) views
-    assert all(m.flags.c_contiguous for m in (layer.qkv_proj, layer.o_proj, layer.gate_up_proj, layer.down_proj))
-    assert np.shares_memory(layer.w_q, layer.qkv_proj) and layer.w_q.shape == (TOY.hidden_size, TOY.q_size)
+    stored = (layer.qkv_proj, layer.o_proj, layer.gate_up_proj, layer.down_proj)
+    assert all(m.flags.c_contiguous for m in stored)
+    assert np.shares_memory(layer.w_q, layer.qkv_proj)
+    assert layer.w_q.shape == (TOY.hidden_size, TOY.q_size)
 
 
 def test_num_params_and_tied_head():
