@@ -323,6 +323,23 @@ class ToyModel:
         self.config = config
         self.weights = init_weights(config, rng)
 
+    @classmethod
+    def from_weights(cls, config: ModelConfig, weights: ModelWeights) -> "ToyModel":
+        """A model that runs ``weights`` (already in the compute dtype) under ``config``."""
+        model = cls.__new__(cls)
+        model.dtype = _compute_dtype(config)
+        if not isinstance(weights, ModelWeights) or weights.embed.dtype != model.dtype:
+            raise ValueError(f"weights must be a ModelWeights in {model.dtype}")
+        model.config, model.weights = config, weights
+        return model
+
+    @classmethod
+    def from_pretrained(cls, path) -> "ToyModel":
+        """Load an HF-format Llama directory (config.json + model.safetensors); float32 compute."""
+        from .pretrained import load_weights
+
+        return cls.from_weights(*load_weights(path))
+
     def new_cache(self) -> KVCache:
         """An empty KVCache for this model's config."""
         return KVCache(self.config)

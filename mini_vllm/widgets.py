@@ -36,6 +36,7 @@ from .engine import LLMEngine, count_work
 from .hardware import (H100_CONTEXTS, blas_threads, get_gpu, list_gpus,
                        load_h100_measurements, measure_host)
 from .model import ToyModel, causal_mask
+from .pretrained import load_pretrained
 from .sampler import Sampler, SamplingParams
 from .style import FIGSIZE, figure_dpi
 from .tokenizer import ByteTokenizer
@@ -51,7 +52,11 @@ POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
 TOY_CONFIGS = {"toy (GQA: 4 q heads, 2 KV heads)": TOY, "toy-mha (4 q heads, 4 KV heads)": TOY_MHA,
                "toy-mqa (4 q heads, 1 KV head)": TOY_MQA}
+TRAINED = "trained: shakespeare-byte-llama (GQA: 4 q heads, 2 KV heads)"
+# The model dropdowns: the trained model first (patterns mean something), the random ones after.
+MODEL_CHOICES = [TRAINED] + [f"random {name}" for name in TOY_CONFIGS]
 MAX_ATTENTION_TOKENS = 48  # more tokens than this make unreadable labels
+SAMPLING_PROMPT = "I pray you, tell me th"  # the next byte is a real choice: e, a, i, o, ...
 
 
 # ---- the widget shell -----------------------------------------------------------------------
@@ -468,11 +473,32 @@ def explore_kv_growth(**defaults) -> Explorer:
 
 
 # ---- 3. attention ---------------------------------------------------------------------------
+def _model_config(choice: str):
+    """The ModelConfig behind a model-dropdown choice (the trained one read from its files)."""
+    if choice == TRAINED:
+        return _choice_model({}, choice).config
+    return TOY_CONFIGS[choice.removeprefix("random ")]
+
+
+@functools.lru_cache(maxsize=1)
+def _trained_model() -> ToyModel:
+    return load_pretrained()
+
+
+def _choice_model(state: dict, choice: str) -> ToyModel:
+    """The model behind a dropdown choice, built once per widget (the trained one once at all)."""
+    if choice == TRAINED:
+        return _trained_model()
+    if ("model", choice) not in state:
+        state[("model", choice)] = ToyModel(TOY_CONFIGS[choice.removeprefix("random ")], seed=0)
+    return state[("model", choice)]
+
+
 def _toy_attention(state: dict, config_name: str, prompt: str, causal: bool):
-    """(weights (layers, heads, T, T), token ids) of the toy model on the prompt, cached."""
+    """(weights (layers, heads, T, T), token ids) of the chosen model on the prompt, cached."""
     key = (config_name, prompt, causal)
     if key not in state:
-        model = state.setdefault(("model", config_name), ToyModel(TOY_CONFIGS[config_name], seed=0))
+        model = _choice_model(state, config_name)
         ids = ByteTokenizer().encode(prompt)[:MAX_ATTENTION_TOKENS]
         kwargs = {} if causal else {"causal": False}
         _, maps = model.forward([(ids, model.new_cache())], return_attention=True, **kwargs)
@@ -491,7 +517,7 @@ def _render_attention(state: dict, *, prompt: str, config: str, layer: int, head
                       causal: bool):
     if not prompt:
         raise ValueError("type a prompt (at least one character)")
-    cfg = TOY_CONFIGS[config]
+    cfg = _model_config(config)
     unmasked = not causal and _supports_unmasked(state)
     maps, ids = _toy_attention(state, config, prompt, causal=not unmasked)
     tok = ByteTokenizer()
@@ -529,50 +555,51 @@ def _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_
 def _attention_config_changed(explorer: Explorer, name: str) -> None:
     if name != "config":
         return
-    cfg = TOY_CONFIGS[explorer.controls["config"].value]
+    cfg = _model_config(explorer.controls["config"].value)
     explorer.controls["layer"].max = cfg.num_layers - 1
     explorer.controls["head"].max = cfg.num_heads - 1
 
 
 @_displayed
 def explore_attention(**defaults) -> Explorer:
-    """Attention weights of the toy model on a typed prompt: layer, head, causal-mask toggle."""
+    """Attention weights on a typed prompt: model (trained or random), layer, head, causal mask."""
     state: dict = {}
-    config = _pick(defaults, "config", next(iter(TOY_CONFIGS)))
-    cfg = TOY_CONFIGS[config]
+    config = _pick(defaults, "config", TRAINED)
+    cfg = _model_config(config)
     controls = {
         "prompt": widgets.Text(description="prompt", value=_pick(defaults, "prompt",
                                                                  "The cat sat on the mat."),
                                continuous_update=False, style=_STYLE,
                                layout=widgets.Layout(width="420px")),
-        "config": _dropdown("model", list(TOY_CONFIGS), config),
+        "config": _dropdown("model", MODEL_CHOICES, config),
         "layer": _slider("layer", _pick(defaults, "layer", 0), 0, cfg.num_layers - 1),
         "head": _slider("head", _pick(defaults, "head", 0), 0, cfg.num_heads - 1),
         "causal": _checkbox("causal mask", _pick(defaults, "causal", True)),
     }
     _no_leftovers(defaults, "explore_attention")
     render = lambda **v: _render_attention(state, **v)  # noqa: E731
-    return Explorer("Attention weights of the toy model", controls, render,
+    return Explorer("Attention weights, one head at a time", controls, render,
                     on_change=_attention_config_changed)
 
 
 # ---- 4. sampling ----------------------------------------------------------------------------
-def _toy_logits(state: dict, prompt: str) -> np.ndarray:
-    """Next-token logits (vocab,) of the toy model after the prompt, cached per prompt."""
-    if prompt not in state:
-        model = state.setdefault("model", ToyModel(TOY, seed=0))
+def _toy_logits(state: dict, prompt: str, model_choice: str = TRAINED) -> np.ndarray:
+    """Next-token logits (vocab,) of the chosen model after the prompt, cached per prompt."""
+    if (model_choice, prompt) not in state:
+        model = _choice_model(state, model_choice)
         ids = ByteTokenizer().encode(prompt)[-model.config.max_position_embeddings + 1:]
-        state[prompt] = model.forward([(ids, model.new_cache())], last_token_only=True)[0][0]
-    return state[prompt]
+        state[(model_choice, prompt)] = model.forward([(ids, model.new_cache())],
+                                                      last_token_only=True)[0][0]
+    return state[(model_choice, prompt)]
 
 
 def _render_sampling(state: dict, *, prompt: str, temperature: float, top_k: int, top_p: float,
-                     seed: int):
+                     seed: int, model: str = TRAINED):
     logits = state.get("logits")
     if logits is None:
         if not prompt:
             raise ValueError("type a prompt (at least one character)")
-        logits = _toy_logits(state, prompt)
+        logits = _toy_logits(state, prompt, model)
     params = SamplingParams(temperature=float(temperature), top_k=top_k or None,
                             top_p=float(top_p), seed=int(seed))
     drawn = int(Sampler().sample(logits[None, :], [params], [np.random.default_rng(seed)])[0])
@@ -599,8 +626,9 @@ def _sampling_readout(logits, params, drawn, labels) -> str:
 def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
     """Next-token distribution with temperature, top-k (0 = off), top-p and a seeded draw.
 
-    By default the toy model's logits after ``prompt``; pass ``logits`` (vocab,) to explore
-    your own (``token_labels`` names them).
+    By default the trained model's logits after ``prompt`` (the ``model`` dropdown offers the
+    random toy models too); pass ``logits`` (vocab,) to explore your own (``token_labels`` names
+    them).
     """
     state: dict = {}
     if logits is not None:
@@ -611,15 +639,18 @@ def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
         [tok.token_str(i) for i in range(n)] if n == tok.vocab_size else [str(i) for i in range(n)])
     controls = {
         "prompt": widgets.Text(description="prompt", value=_pick(defaults, "prompt",
-                                                                 "Once upon a time"),
+                                                                 SAMPLING_PROMPT),
                                continuous_update=False, disabled=logits is not None, style=_STYLE,
                                layout=widgets.Layout(width="420px")),
+        "model": _dropdown("model", MODEL_CHOICES, _pick(defaults, "model", TRAINED)),
         "temperature": _slider("temperature", float(_pick(defaults, "temperature", 1.0)), 0.0, 2.0,
                                0.05),
         "top_k": _slider("top-k (0 = off)", _pick(defaults, "top_k", 0), 0, 50),
         "top_p": _slider("top-p", float(_pick(defaults, "top_p", 1.0)), 0.05, 1.0, 0.05),
         "seed": _slider("seed", _pick(defaults, "seed", 0), 0, 99),
     }
+    if logits is not None:
+        del controls["model"]  # your own logits: there is no model to choose
     _no_leftovers(defaults, "explore_sampling")
     render = lambda **v: _render_sampling(state, **v)  # noqa: E731
     return Explorer("Sampling: temperature, top-k, top-p", controls, render)

@@ -155,7 +155,7 @@ def test_kv_growth_impossible_combination_is_a_message(explorers, capsys):
 
 def test_attention_heads_sharing_and_mask(explorers):
     w = explorers["attention"]
-    text = w.update(prompt="abc", config=list(widgets.TOY_CONFIGS)[0], head=3, causal=True)
+    text = w.update(prompt="abc", config=widgets.MODEL_CHOICES[1], head=3, causal=True)
     assert "Query heads [2, 3] share KV head 1" in text
     assert "removes 3 of 9" in text
     ax = w.figure.axes[0]
@@ -169,10 +169,38 @@ def test_attention_heads_sharing_and_mask(explorers):
     assert text.startswith("⚠") and "type a prompt" in text
 
 
+def test_model_dropdowns_default_to_the_trained_model_and_offer_the_random_ones():
+    from mini_vllm import load_pretrained
+    from mini_vllm.model import ToyModel
+
+    assert widgets.MODEL_CHOICES[0] == widgets.TRAINED
+    assert len(widgets.MODEL_CHOICES) == 1 + len(widgets.TOY_CONFIGS)
+    att = widgets.explore_attention(prompt="ROMEO:", show=False)
+    assert att.controls["config"].value == widgets.TRAINED
+    assert att.controls["layer"].max == load_pretrained().config.num_layers - 1
+    ids = list(b"ROMEO:")
+    _, (maps,) = load_pretrained().forward([(ids, load_pretrained().new_cache())],
+                                           return_attention=True)
+    np.testing.assert_allclose(att.figure.axes[0].images[0].get_array(), maps[0, 0], rtol=1e-6)
+    samp = widgets.explore_sampling(prompt="I pray you, tell me th", temperature=1.0,
+                                    show=False)
+    assert samp.controls["model"].value == widgets.TRAINED
+    trained = widgets._toy_logits({}, "I pray you, tell me th")
+    random = widgets._toy_logits({}, "I pray you, tell me th", widgets.MODEL_CHOICES[1])
+    model = ToyModel(widgets.TOY, seed=0)
+    ids = list(b"I pray you, tell me th")
+    np.testing.assert_allclose(random, model.forward([(ids, model.new_cache())])[0][-1], rtol=1e-5,
+                               atol=1e-5)
+    assert not np.allclose(trained, random)
+    # the trained model knows English: after " th" the likeliest bytes are letters
+    assert chr(int(np.argmax(trained))).isalpha()
+
+
 def test_sampling_readout_and_given_logits():
     w = widgets.explore_sampling(logits=[2.0, 1.0, 0.0], token_labels=["x", "y", "z"],
                                  temperature=0.0, show=False)
     assert "greedy" in w.readout_text and "'x'" in w.readout_text
+    assert "model" not in w.controls  # your own logits: no model to choose
     text = w.update(temperature=1.0, top_k=2, seed=3)
     assert "Kept 2 of 3 tokens" in text
     assert w.controls["prompt"].disabled
@@ -235,9 +263,11 @@ COMBOS = {
     "kv_growth": [dict(model="DeepSeek-V3", kv_dtype="fp8", context_len=131072, batch_size=256,
                        gpu="T4", num_gpus=8),
                   dict(model="GPT-2-small", num_kv_heads=1, context_len=256, batch_size=1)],
-    "attention": [dict(config=list(widgets.TOY_CONFIGS)[2], layer=1, head=3, causal=False,
-                       prompt="🙂" * 30)],
+    "attention": [dict(config=widgets.MODEL_CHOICES[3], layer=1, head=3, causal=False,
+                       prompt="🙂" * 30),
+                  dict(config=widgets.TRAINED, layer=3, head=3, causal=False, prompt="x" * 300)],
     "sampling": [dict(temperature=0.0, top_k=1, top_p=0.05),
+                 dict(model=widgets.MODEL_CHOICES[2], temperature=0.3, prompt="🙂"),
                  dict(temperature=2.0, top_k=50, top_p=0.05, prompt="")],
     "kv_cache_work": [dict(prompt_len=64, max_new_tokens=2)],
     "prefill_decode": [],
@@ -338,7 +368,8 @@ def test_mask_off_uses_an_unmasked_forward_when_the_model_offers_one(monkeypatch
             return logits, maps
 
     monkeypatch.setattr(widgets, "ToyModel", Unmasked)
-    w = widgets.explore_attention(prompt="abcd", causal=False, show=False)
+    w = widgets.explore_attention(prompt="abcd", causal=False, config=widgets.MODEL_CHOICES[1],
+                                  show=False)
     assert "Mask OFF: on average 38% of a query's attention goes to later tokens" in \
         w.readout_text  # uniform over 4 keys: (3 + 2 + 1 + 0) / 4 / 4 = 37.5%
     np.testing.assert_allclose(w.figure.axes[0].images[0].get_array(), 0.25)
