@@ -297,17 +297,32 @@ def _token_ticks(ax: Axes, labels: list[str], num_queries: int) -> None:
     'y-token'): dozens of Tick objects cost more to build and draw than the heatmap itself."""
     ax.set_xticks([])
     ax.set_yticks([])
-    step = max(1, int(np.ceil(len(labels) / 28)))  # keep labels readable for long prompts
-    for j in range(0, len(labels), step):
+    x_step, x_size = _label_spacing(ax, len(labels), "x")
+    for j in range(0, len(labels), x_step):
         ax.text(j, -0.01, labels[j], transform=ax.get_xaxis_transform(), rotation=90,
-                ha="center", va="top", fontsize=TICK_SIZE, gid="x-token")
+                ha="center", va="top", fontsize=x_size, gid="x-token")
     rows = labels[len(labels) - num_queries:]  # the queries are the last tokens
-    step = max(1, int(np.ceil(num_queries / 24)))  # rows are closer together than columns
-    for i in range(0, num_queries, step):
+    y_step, y_size = _label_spacing(ax, num_queries, "y")
+    for i in range(0, num_queries, y_step):
         ax.text(-0.01, i, rows[i], transform=ax.get_yaxis_transform(), ha="right",
-                va="center", fontsize=TICK_SIZE, gid="y-token")
+                va="center", fontsize=y_size, gid="y-token")
     pad = 0.62 * TICK_SIZE * max(map(len, labels)) + 12  # points: room for the longest token
     ax.xaxis.labelpad = ax.yaxis.labelpad = pad
+
+
+MIN_TOKEN_FONT = 5.5  # points; smaller than this, label every second token instead
+
+
+def _label_spacing(ax: Axes, count: int, axis: str) -> tuple[int, float]:
+    """(every how many tokens to label, font size in points) so labels never overlap: every
+    token while a font of MIN_TOKEN_FONT fits in one cell, shrinking from TICK_SIZE."""
+    width, height = ax.figure.get_size_inches() * 72  # points
+    box = ax.get_position()
+    cell = (box.width * width if axis == "x" else box.height * height) / max(count, 1)
+    size = min(TICK_SIZE, 0.85 * cell)
+    if size >= MIN_TOKEN_FONT:
+        return 1, size
+    return int(np.ceil(MIN_TOKEN_FONT / (0.85 * cell))), MIN_TOKEN_FONT
 
 
 def token_tick_labels(ax: Axes, axis: str = "x") -> list[str]:

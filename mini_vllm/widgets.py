@@ -56,6 +56,7 @@ TRAINED = "trained: shakespeare-byte-llama (GQA: 4 q heads, 2 KV heads)"
 # The model dropdowns: the trained model first (patterns mean something), the random ones after.
 MODEL_CHOICES = [TRAINED] + [f"random {name}" for name in TOY_CONFIGS]
 MAX_ATTENTION_TOKENS = 48  # more tokens than this make unreadable labels
+ATTENTION_PROMPT = "To be, or not to be, that is the question:"  # Hamlet, in training
 SAMPLING_PROMPT = "I pray you, tell me th"  # the next byte is a real choice: e, a, i, o, ...
 
 
@@ -568,7 +569,7 @@ def explore_attention(**defaults) -> Explorer:
     cfg = _model_config(config)
     controls = {
         "prompt": widgets.Text(description="prompt", value=_pick(defaults, "prompt",
-                                                                 "The cat sat on the mat."),
+                                                                 ATTENTION_PROMPT),
                                continuous_update=False, style=_STYLE,
                                layout=widgets.Layout(width="420px")),
         "config": _dropdown("model", MODEL_CHOICES, config),

@@ -4,6 +4,10 @@ Convention: "work" is the number of tokens pushed through the model. Without a c
 (k = 0..n-1) runs the whole sequence so far, P + k tokens; with a cache the prompt runs once
 (P tokens) and each new token except the last is fed back once (n - 1 tokens).
 
+The generate functions take any ToyModel: the random ``ToyModel(TOY, seed=0)``, or the small model
+trained on Shakespeare's plays that ships with mini_vllm, ``mini_vllm.load_pretrained()``, whose
+greedy output you can read (its context is 256 tokens: keep prompt + new tokens within it).
+
 References:
     Pope et al., "Efficiently Scaling Transformer Inference" (2022): https://arxiv.org/abs/2211.05102
     mini_vllm.engine.count_work and LLMEngine(use_kv_cache=False): the same convention, counted.

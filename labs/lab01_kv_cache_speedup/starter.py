@@ -3,6 +3,17 @@
 Convention: "work" is the number of tokens pushed through the model. Replace each
 ``raise NotImplementedError(...)`` with your code and grade yourself with
 ``LAB_IMPL=starter pytest labs/lab01_kv_cache_speedup -q``. README.md has the background.
+
+The generate functions take any ToyModel: the random ``ToyModel(TOY, seed=0)``, or the small model
+trained on Shakespeare's plays that ships with mini_vllm, whose greedy text you can read (its
+context is 256 tokens: keep prompt + new tokens within it). From the repository root:
+
+    from mini_vllm import ByteTokenizer, load_pretrained
+    from labs.lab01_kv_cache_speedup.starter import generate_with_cache, generate_without_cache
+
+    tok, model = ByteTokenizer(), load_pretrained()
+    ids, work = generate_with_cache(model, tok.encode("ROMEO:"), 60)
+    print(tok.decode(ids), work)  # the same text, and more work, from generate_without_cache
 """
 
 from __future__ import annotations

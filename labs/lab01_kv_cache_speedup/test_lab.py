@@ -2,7 +2,8 @@
 
 Convention (the same as mini_vllm.engine): work = tokens pushed through the model. Without a
 cache step k runs P + k tokens; with one, the prompt runs once and each new token except the
-last is fed back once. For P = 5, n = 10: 95 vs 14.
+last is fed back once. For P = 5, n = 10: 95 vs 14. The tokens are checked on the random toy
+model and on the small trained model that ships with mini_vllm (``load_pretrained()``).
 """
 
 import math
@@ -12,6 +13,7 @@ import pytest
 from mini_vllm.config import TOY, TOY_MHA, TOY_MQA
 from mini_vllm.engine import LLMEngine, count_work
 from mini_vllm.model import ToyModel
+from mini_vllm.pretrained import load_pretrained
 from mini_vllm.sampler import SamplingParams
 from mini_vllm.tokenizer import ByteTokenizer
 
@@ -21,6 +23,11 @@ PROMPTS = ["Hello", "The capital of France is", "a"]
 @pytest.fixture(scope="module")
 def model():
     return ToyModel(TOY, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained_model():
+    return load_pretrained()  # byte-level Llama trained on Shakespeare; context 256 tokens
 
 
 def test_work_without_cache_for_the_five_token_prompt(lab):
@@ -58,6 +65,19 @@ def test_tokens_identical_for_mha_gqa_and_mqa(lab, config):
     model, prompt = ToyModel(config, seed=3), ByteTokenizer().encode("KV heads")
     cached, _ = lab.generate_with_cache(model, prompt, 8)
     assert cached == lab.generate_without_cache(model, prompt, 8)[0]
+
+
+def test_trained_model_gives_the_same_readable_text(lab, trained_model):
+    tok, n = ByteTokenizer(), 60
+    prompt = tok.encode("ROMEO:")
+    tokens_cached, work_cached = lab.generate_with_cache(trained_model, prompt, n)
+    tokens_uncached, work_uncached = lab.generate_without_cache(trained_model, prompt, n)
+    assert tokens_cached == tokens_uncached, "the cache must not change a single token"
+    assert (work_uncached, work_cached) == count_work(len(prompt), n)
+    text = tok.decode(tokens_cached)
+    # Readable: plain ASCII letters, punctuation, spaces and newlines, mostly letters.
+    assert all(t == 10 or 32 <= t < 127 for t in tokens_cached), repr(text)
+    assert sum(ch.isalpha() for ch in text) >= len(text) / 2, repr(text)
 
 
 def test_generation_counts_its_own_work(lab, model):
