@@ -68,7 +68,8 @@ def attention_maps(model: ToyModel, token_ids) -> np.ndarray:
     return maps
 
 
-def head_scores(model: ToyModel, text: str, max_windows: int = 4, window: int | None = None) -> dict:
+def head_scores(model: ToyModel, text: str, max_windows: int | None = 4,
+                window: int | None = None) -> dict:
     """Per-head pattern scores on ``text``: {'previous_token', 'first_token', 'self'} ->
     (num_layers, num_heads) mean attention on position i-1, 0 and i, over queries i >= 1."""
     windows = text_windows(model, text, max_windows, window)

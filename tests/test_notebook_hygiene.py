@@ -164,3 +164,18 @@ def test_every_chapter_section_links_to_the_practice_pages(path):
                      if c["cell_type"] == "markdown")
     for page in ("00_30_exercises.ipynb", "00_31_quiz.ipynb", "../book/glossary.md"):
         assert page in text, f"{path.name} does not link to {page}"
+
+
+TABLE_RULE_RE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's |---|---:| row
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_markdown_tables_from_code_render_as_tables(path):
+    """myst-nb reads a Markdown output as CommonMark, which has no tables: a cell that builds
+    a table must ask for GFM in its metadata, or the site shows a paragraph of pipes."""
+    bad = [i for i, c in enumerate(load(path)["cells"])
+           if c["cell_type"] == "code" and "Markdown(" in source(c)
+           and TABLE_RULE_RE.search(source(c))
+           and c.get("metadata", {}).get("mystnb", {}).get("markdown_format") != "gfm"]
+    assert not bad, (f"{path.name}: code cells {bad} display a Markdown table without "
+                     f'"mystnb": {{"markdown_format": "gfm"}} in their metadata')

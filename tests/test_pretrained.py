@@ -172,6 +172,23 @@ def test_nan_and_integer_tensors_are_refused(saved):
         ToyModel.from_pretrained(path)
 
 
+def test_bfloat16_and_sharded_checkpoints_are_refused_by_name(saved):
+    _, path = saved
+    data = (path / "model.safetensors").read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["model.norm.weight"]["dtype"] = "BF16"  # as torch writes a bfloat16 checkpoint
+    text = json.dumps(header, separators=(",", ":")).encode()
+    (path / "model.safetensors").write_bytes(len(text).to_bytes(8, "little") + text
+                                             + data[8 + size:])
+    with pytest.raises(ValueError, match="stores BF16 tensors, which numpy cannot hold"):
+        ToyModel.from_pretrained(path)
+    (path / "model.safetensors").rename(path / "model-00001-of-00002.safetensors")
+    (path / "model.safetensors.index.json").write_text("{}")
+    with pytest.raises(ValueError, match="sharded checkpoint"):
+        ToyModel.from_pretrained(path)
+
+
 def test_save_refuses_bad_arguments(tmp_path):
     model = ToyModel(TOY, seed=0)
     with pytest.raises(ValueError, match="dtype must be one of"):

@@ -53,6 +53,9 @@ def test_heldout_split_and_bigram_counts_are_what_ships():
     assert int(counts.sum()) == stats["train_bytes"] - 1  # one count per adjacent pair
     assert counts[:, 256].sum() == counts[256].sum() == 0  # no EOS inside the plays
     assert HELDOUT_FILE.endswith(".txt")
+    # the model card says which plays are held out: Romeo and Juliet from its Prologue, and Timon
+    assert text.startswith("Prologue:\nTwo households, both alike in dignity,")
+    assert "ROMEO:" in text and "TIMON:" in text
 
 
 def _printable_share(text: str) -> float:
