@@ -338,6 +338,41 @@ def _token_label(token: str) -> str:
 
 
 # ---- 4. sampling ----------------------------------------------------------------------------
+def plot_cosine_pairs(upper, lower, labels: Sequence[str], *, upper_name: str = "trained",
+                      lower_name: str = "untrained", groups: Sequence[int] = (),
+                      title: str = "", ax: Axes | None = None) -> Axes:
+    """Two symmetric (n, n) cosine tables in one grid: ``upper`` above the diagonal, ``lower``
+    below, the diagonal blank; lines after the first ``groups[0]``, ... labels separate groups."""
+    upper, lower = np.asarray(upper, dtype=float), np.asarray(lower, dtype=float)
+    n = len(labels)
+    if upper.shape != (n, n) or lower.shape != (n, n):
+        raise ValueError(f"upper and lower must be ({n}, {n}) to match the labels; "
+                         f"got {upper.shape} and {lower.shape}")
+    if any(not 0 < g < n for g in groups):
+        raise ValueError(f"groups must be split points in 1..{n - 1}; got {list(groups)}")
+    ax = new_axes(ax, (7.0, 6.4), left=0.07, bottom=0.04, right=0.86)
+    above = np.triu(np.ones((n, n), dtype=bool), k=1)
+    both = np.where(above, upper, lower)  # (n, n)
+    np.fill_diagonal(both, np.nan)  # a row with itself: always 1, says nothing
+    image = ax.imshow(both, cmap="RdBu_r", vmin=-0.6, vmax=0.6, interpolation="nearest")
+    for edge in groups:
+        ax.axhline(edge - 0.5, color="black", lw=0.6)
+        ax.axvline(edge - 0.5, color="black", lw=0.6)
+    ax.plot([-0.5, n - 0.5], [-0.5, n - 0.5], color="black", lw=1.2)
+    ax.set_xticks(range(n), labels, fontsize=LABEL_SIZE)
+    ax.set_yticks(range(n), labels, fontsize=LABEL_SIZE)
+    ax.tick_params(length=2, top=True, labeltop=True, bottom=False, labelbottom=False)
+    box = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5}
+    ax.text(n - 1, 1, upper_name, ha="right", va="top", fontsize=LABEL_SIZE, bbox=box)
+    ax.text(0, n - 2, lower_name, ha="left", fontsize=LABEL_SIZE, bbox=box)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.03)
+    bar.set_label("cosine", fontsize=LABEL_SIZE)
+    bar.ax.tick_params(labelsize=TICK_SIZE)
+    if title:
+        ax.figure.suptitle(title, fontsize=TITLE_SIZE)
+    return ax
+
+
 def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str] | None = None,
                   top_n: int = 16, sampled_token: int | None = None,
                   ax: Axes | None = None) -> Axes:

@@ -363,3 +363,22 @@ def test_request_counters_follow_the_engine(ax):
     assert ax.get_title() == "chunked"
     with pytest.raises(ValueError, match="request_id 'nope'"):
         plots.plot_request_counters(rows, "nope")
+
+
+def test_plot_cosine_pairs_puts_each_table_in_its_triangle():
+    from mini_vllm.plots import plot_cosine_pairs
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-0.5, 0.5, (2, 4, 4))
+    a, b = (a + a.T) / 2, (b + b.T) / 2
+    ax = plot_cosine_pairs(a, b, list("wxyz"), groups=(2,))
+    shown = ax.images[0].get_array()
+    iu, il = np.triu_indices(4, 1), np.tril_indices(4, -1)
+    np.testing.assert_array_equal(shown[iu], a[iu])
+    np.testing.assert_array_equal(shown[il], b[il])
+    assert np.ma.getmaskarray(shown).diagonal().all() or np.isnan(shown.diagonal()).all()
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("wxyz")
+    assert {t.get_text() for t in ax.texts} == {"trained", "untrained"}
+    with pytest.raises(ValueError, match=r"must be \(4, 4\)"):
+        plot_cosine_pairs(a[:3, :3], b, list("wxyz"))
+    with pytest.raises(ValueError, match="split points in 1..3"):
+        plot_cosine_pairs(a, b, list("wxyz"), groups=(4,))
