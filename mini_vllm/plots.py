@@ -287,7 +287,7 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
     if kv_head is not None:
         group = ", ".join(str(h) for h in heads_sharing) if heads_sharing else str(head)
         share = f"\nreads KV head {kv_head} (shared by query heads {group})"
-    title = f"Attention weights {where}{share}".rstrip()
+    title = f"Attention weights{', ' + where if where else ''}{share}"
     _finish(ax, title, "key token (attended to)", "query token (attending)", legend=None)
     return ax
 
