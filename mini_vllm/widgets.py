@@ -50,8 +50,6 @@ THIS_MACHINE = "this machine (CPU)"
 NONE = "(none)"
 POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
-TOY_CONFIGS = {"toy (GQA: 4 q heads, 2 KV heads)": TOY, "toy-mha (4 q heads, 4 KV heads)": TOY_MHA,
-               "toy-mqa (4 q heads, 1 KV head)": TOY_MQA}
 TRAINED = "trained on Shakespeare (GQA 4q/2kv)"
 RANDOM_CHOICES = {"random toy (GQA 4q/2kv)": TOY, "random toy-mha (MHA 4q/4kv)": TOY_MHA,
                   "random toy-mqa (MQA 4q/1kv)": TOY_MQA}
@@ -478,9 +476,7 @@ def explore_kv_growth(**defaults) -> Explorer:
 # ---- 3. attention ---------------------------------------------------------------------------
 def _model_config(choice: str):
     """The ModelConfig behind a model-dropdown choice (the trained one read from its files)."""
-    if choice == TRAINED:
-        return _choice_model({}, choice).config
-    return RANDOM_CHOICES[choice]
+    return _trained_model().config if choice == TRAINED else RANDOM_CHOICES[choice]
 
 
 @functools.lru_cache(maxsize=1)
