@@ -179,3 +179,15 @@ def test_markdown_tables_from_code_render_as_tables(path):
            and c.get("metadata", {}).get("mystnb", {}).get("markdown_format") != "gfm"]
     assert not bad, (f"{path.name}: code cells {bad} display a Markdown table without "
                      f'"mystnb": {{"markdown_format": "gfm"}} in their metadata')
+
+
+READER_PAGES = NOTEBOOKS + sorted((REPO / "book").glob("*.md")) + [REPO / "README.md"]
+
+
+@pytest.mark.parametrize("path", READER_PAGES, ids=[p.name for p in READER_PAGES])
+def test_no_page_refers_to_a_document_the_reader_does_not_have(path):
+    """Readers never see the book's outline: a page quotes a rounded claim ("a common napkin
+    version says ...") instead of citing "the syllabus"."""
+    text = path.read_text(encoding="utf-8")
+    hits = [m.start() for m in re.finditer(r"syllabus", text, flags=re.IGNORECASE)]
+    assert not hits, f"{path.name}: mentions 'syllabus' {len(hits)} time(s)"
