@@ -191,3 +191,17 @@ def test_no_page_refers_to_a_document_the_reader_does_not_have(path):
     text = path.read_text(encoding="utf-8")
     hits = [m.start() for m in re.finditer(r"syllabus", text, flags=re.IGNORECASE)]
     assert not hits, f"{path.name}: mentions 'syllabus' {len(hits)} time(s)"
+
+
+# The labs page runs the reference solutions on purpose: their verdict is what it shows.
+SHOWS_REFERENCE_OUTPUT = {"00_40_labs.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_solution_outputs_are_folded_too(path):
+    """The output under a solution is the answer: it stays folded until the reader asks."""
+    if path.name in SHOWS_REFERENCE_OUTPUT:
+        pytest.skip("the labs page shows the reference verdicts deliberately")
+    bad = [i for i, c in enumerate(load(path)["cells"])
+           if "solution" in tags(c) and not tags(c) & {"hide-output", "hide-cell", "remove-output"}]
+    assert not bad, f"{path.name}: solution cells {bad} must also be tagged hide-output"
