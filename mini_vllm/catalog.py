@@ -88,6 +88,13 @@ def _mla_fields(d: dict) -> dict:
                 v_head_dim=_first(d, "v_head_dim", default=0), head_dim=nope + rope)
 
 
+def _rope_theta(d: dict) -> float:
+    theta = _first(d, "rope_theta", default=10000.0)
+    if isinstance(theta, bool) or not isinstance(theta, (int, float)):
+        raise ValueError(f"config field rope_theta must be a number; got {theta!r}")
+    return float(theta)
+
+
 def _llama_fields(d: dict, model_type: str) -> dict:
     """Llama and its relatives (Mistral, Mixtral, Qwen2, Gemma-2, Phi-3, DeepSeek)."""
     if d.get("mlp_bias"):
@@ -101,7 +108,7 @@ def _llama_fields(d: dict, model_type: str) -> dict:
         num_kv_heads=_first(d, "num_key_value_heads", "num_kv_heads", default=heads),
         head_dim=_first(d, "head_dim"), intermediate_size=_required(d, "intermediate_size"),
         max_position_embeddings=_first(d, "max_position_embeddings", default=2048),
-        rope_theta=float(_first(d, "rope_theta", default=10000.0)),
+        rope_theta=_rope_theta(d),
         rms_norm_eps=_first(d, "rms_norm_eps", default=1e-6),
         attention_bias=llama_bias or model_type == "qwen2",  # Qwen2: q, k, v only
         attention_out_bias=llama_bias,
@@ -112,7 +119,10 @@ def _llama_fields(d: dict, model_type: str) -> dict:
 def from_hf_config(d: dict, name: str | None = None, dtype: str | None = None) -> ModelConfig:
     """A ModelConfig from a HF config.json dict (Llama-family, MoE, MLA and GPT-2 field names)."""
     if not isinstance(d, dict):
-        raise ValueError(f"config must be a dict of config.json fields; got {type(d).__name__}")
+        raise ValueError(f"d must be a dict of config.json fields; got {type(d).__name__}")
+    for arg, value in (("name", name), ("dtype", dtype)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{arg} must be None or a str; got {value!r}")
     model_type = str(d.get("model_type", "")).lower()
     is_gpt2 = model_type == "gpt2" or "n_embd" in d
     fields = _gpt2_fields(d) if is_gpt2 else _llama_fields(d, model_type)
@@ -121,11 +131,12 @@ def from_hf_config(d: dict, name: str | None = None, dtype: str | None = None) -
         fields.update(_mla_fields(d))
     tied_default = is_gpt2 or model_type in _TIED_BY_DEFAULT
     return ModelConfig(
-        name=name or d.get("_name_or_path") or model_type or "custom",
+        name=name if name is not None else d.get("_name_or_path") or model_type or "custom",
         vocab_size=_required(d, "vocab_size"),
         tie_word_embeddings=bool(_first(d, "tie_word_embeddings", default=tied_default)),
         # Real checkpoints ship in bf16 unless the config says otherwise.
-        dtype=dtype or _first(d, "torch_dtype", "dtype", default="bfloat16"),
+        dtype=dtype if dtype is not None else _first(d, "torch_dtype", "dtype",
+                                                      default="bfloat16"),
         **fields)
 
 
@@ -154,8 +165,8 @@ def _resolve(name: str) -> str:
             return real
     if key in MODEL_ALIASES:
         return MODEL_ALIASES[key]
-    raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())} "
-                     f"(and the toy presets {', '.join(_TOYS)})")
+    raise ValueError(f"unknown model {name!r}; name must be one of the known models: "
+                     f"{', '.join(list_models())} (and the toy presets {', '.join(_TOYS)})")
 
 
 @functools.lru_cache(maxsize=None)

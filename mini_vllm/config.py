@@ -12,6 +12,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 # Bytes per stored number. Canonical names first; aliases map onto them.
@@ -64,6 +65,13 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
+def _check_real(name: str, value) -> None:
+    """A finite number > 0 (a bool is not a number here)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """Architecture of a decoder-only transformer (Llama-style by default)."""
@@ -106,6 +114,8 @@ class ModelConfig:
     v_head_dim: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a str; got {self.name!r}")
         for field in ("vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads",
                       "intermediate_size", "max_position_embeddings", "num_norms_per_layer"):
             _check_int(field, getattr(self, field), 1)
@@ -120,18 +130,20 @@ class ModelConfig:
             raise ValueError(
                 f"num_kv_heads={self.num_kv_heads} must divide num_heads={self.num_heads} "
                 f"(allowed: {[d for d in range(1, self.num_heads + 1) if self.num_heads % d == 0]})")
-        if self.position_embedding == "rope" and self.head_dim % 2 and not self.is_mla:
-            raise ValueError(f"head_dim={self.head_dim} must be even for RoPE (it rotates pairs)")
-        if not (isinstance(self.rope_theta, (int, float)) and self.rope_theta > 0):
-            raise ValueError(f"rope_theta must be > 0; got {self.rope_theta!r}")
-        if not (isinstance(self.rms_norm_eps, (int, float)) and self.rms_norm_eps > 0):
-            raise ValueError(f"rms_norm_eps must be > 0; got {self.rms_norm_eps!r}")
+        _check_real("rope_theta", self.rope_theta)
+        _check_real("rms_norm_eps", self.rms_norm_eps)
+        for field in ("tie_word_embeddings", "attention_bias", "attention_out_bias"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"{field} must be a bool; got {getattr(self, field)!r}")
         object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
         for field, allowed in (("mlp_type", MLP_TYPES), ("norm_type", NORM_TYPES),
                                ("position_embedding", POSITION_EMBEDDINGS)):
-            if getattr(self, field) not in allowed:
-                raise ValueError(f"{field}={getattr(self, field)!r}; allowed: {', '.join(allowed)}")
+            value = getattr(self, field)
+            if not isinstance(value, str) or value not in allowed:
+                raise ValueError(f"{field}={value!r}; allowed: {', '.join(allowed)}")
         self._check_moe_and_mla()
+        if self.position_embedding == "rope" and self.head_dim % 2 and not self.is_mla:
+            raise ValueError(f"head_dim={self.head_dim} must be even for RoPE (it rotates pairs)")
 
     def _check_moe_and_mla(self) -> None:
         for field in ("num_experts", "num_experts_per_tok", "num_shared_experts",

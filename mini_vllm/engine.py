@@ -100,6 +100,8 @@ class LLMEngine:
     def __init__(self, config: ModelConfig | None = None, *, seed: int = 0,
                  use_kv_cache: bool = True, max_num_batched_tokens: int | None = None,
                  model: ToyModel | None = None):
+        if config is not None and not isinstance(config, ModelConfig):
+            raise ValueError(f"config must be None or a ModelConfig; got {type(config).__name__}")
         if model is not None and not isinstance(model, ToyModel):
             raise ValueError(f"model must be a ToyModel; got {type(model).__name__}")
         if model is not None and config is not None and config != model.config:
@@ -115,7 +117,9 @@ class LLMEngine:
                              f"got {max_num_batched_tokens!r}")
         # Weights come from default_rng(seed) (same as ToyModel(config, seed=seed)); unseeded
         # requests draw from a separate stream so sampling never shifts the weights.
-        self.model = model if model is not None else ToyModel(config or TOY, seed=int(seed))
+        if model is None:
+            model = ToyModel(TOY if config is None else config, seed=int(seed))
+        self.model = model
         self.config = self.model.config
         self.tokenizer = ByteTokenizer()
         self.use_kv_cache = use_kv_cache
@@ -227,6 +231,9 @@ class LLMEngine:
             raise ValueError("prompts must be a str, a list of token ids, or a non-empty list of those")
         if params is None or isinstance(params, SamplingParams):
             params = [params] * len(prompts)
+        if not isinstance(params, (list, tuple)):
+            raise ValueError(f"params must be None, SamplingParams or a list of them; "
+                             f"got {type(params).__name__}")
         if len(params) != len(prompts):
             raise ValueError(f"got {len(params)} SamplingParams for {len(prompts)} prompts")
         requests = [self.add_request(p, sp) for p, sp in zip(prompts, params)]
@@ -236,6 +243,8 @@ class LLMEngine:
 
     def output(self, request: Request) -> RequestOutput:
         """A RequestOutput snapshot of ``request``."""
+        if not isinstance(request, Request):
+            raise ValueError(f"request must be a Request; got {type(request).__name__}")
         decodable = self.config.vocab_size == self.tokenizer.vocab_size
         return RequestOutput(
             request_id=request.request_id, prompt=request.prompt,

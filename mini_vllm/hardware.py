@@ -1,12 +1,15 @@
 """Accelerators as named, sourced GPUSpec entries, the H100 measurements, and this machine's CPU.
 
 Spec sheets headline the 2:4-sparse tensor rate; roofline maths needs the dense one, so the two
-are kept apart and ``peak_flops`` returns dense unless asked. Memory sizes of GPUs are binary
-even when sold as "GB": an "80GB" A100 or H100 carries 80 GiB of HBM (nvidia-smi shows 81,920 MiB
-on the A100 80GB; the measured H100 in data/ reports 79.2 GiB usable), and a "24 GB" RTX 4090
-has 24 GiB. So ``memory_bytes`` = memory_gb x 2**30, the physical capacity; CUDA leaves a little
-of it unusable, which is why the vLLM calculator keeps a reserve. Bandwidth is decimal, in
-bytes/s (1 TB/s = 1e12 B/s), as vendors quote it.
+are kept apart and ``peak_flops`` returns dense unless asked. A GPU's memory has three figures
+that differ: the marketed one ("80GB", decimal and rounded), nvidia-smi's total (81,920 MiB on
+an A100 80GB but 81,559 MiB on an H100 80GB, 23,034 MiB on a "24 GB" L4), and the smaller total
+CUDA reports (cudaDeviceProp.totalGlobalMem, torch.cuda.mem_get_info()[1]: 79.26 GiB on that
+A100, 79.1-79.25 GiB on an H100, depending on the driver). vLLM budgets gpu_memory_utilization
+x the CUDA total, so ``memory_bytes`` is that total wherever a source shows it, else the next
+best figure; ``memory_kind`` says which ('cuda', 'nvidia-smi', 'rocm-smi' or 'nominal') and
+``memory_source`` where it was read. Bandwidth is decimal, in bytes/s (1 TB/s = 1e12 B/s), as
+vendors quote it.
 
 References:
     data/gpus.json (vendor datasheets and the other sources listed per GPU)
@@ -21,9 +24,11 @@ import csv
 import ctypes
 import functools
 import json
+import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -47,12 +52,30 @@ GPU_ALIASES: dict[str, str] = {
 _TFLOPS_FIELDS = {"bfloat16": "bf16", "float16": "fp16", "fp8": "fp8"}
 
 
+def _check_figure(name: str, value, allowed: str = "") -> None:
+    """A finite number > 0 (not a bool): memory, bandwidth, a FLOP/s rate, a power."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"{name} must be {allowed}a finite number > 0; got {value!r}")
+
+
+def _rates(name: str, table) -> dict[str, float]:
+    """A {dtype: FLOP/s} mapping with canonical dtype names and finite rates > 0."""
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{name} must be a mapping of dtype names to FLOP/s; got {table!r}")
+    rates = {}
+    for dtype, rate in table.items():
+        _check_figure(f"{name}[{dtype!r}]", rate)
+        rates[canonical_dtype(dtype, f"a key of {name}")] = rate
+    return rates
+
+
 @dataclass(frozen=True)
 class GPUSpec:
     """Peak figures of one accelerator; rates in FLOP/s and bytes/s, memory in bytes."""
 
     name: str
-    memory_bytes: float
+    memory_bytes: float  # the total software sees; see memory_kind
     bandwidth_bytes_per_s: float
     dense_flops: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     sparse_flops: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -64,17 +87,37 @@ class GPUSpec:
     confidence: str = ""
     sources: tuple[str, ...] = ()
     notes: str = ""
+    memory_kind: str = ""  # 'cuda', 'nvidia-smi', 'rocm-smi', 'nominal', 'measured' or 'host'
+    memory_source: str = ""
+    nominal_memory_gb: float | None = None  # the marketed figure, decimal GB
+    nvidia_smi_mib: int | None = None  # nvidia-smi's total, where a public output shows it
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "bandwidth_bytes_per_s"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be > 0; got {value!r}")
-        object.__setattr__(self, "dense_flops", MappingProxyType(dict(self.dense_flops)))
-        object.__setattr__(self, "sparse_flops", MappingProxyType(dict(self.sparse_flops)))
+            _check_figure(name, getattr(self, name))
+        for name in ("name", "vendor", "arch", "memory_type", "confidence", "notes",
+                     "memory_kind", "memory_source"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string; got {getattr(self, name)!r}")
+        if not self.name:
+            raise ValueError("name must be a non-empty string")
+        if not isinstance(self.sources, tuple) or not all(isinstance(x, str) for x in self.sources):
+            raise ValueError(f"sources must be a tuple of strings; got {self.sources!r}")
+        if not isinstance(self.estimated, bool):
+            raise ValueError(f"estimated must be True or False; got {self.estimated!r}")
+        for name in ("tdp_w", "nominal_memory_gb"):
+            if getattr(self, name) is not None:
+                _check_figure(name, getattr(self, name), "None or ")
+        mib = self.nvidia_smi_mib
+        if mib is not None and (isinstance(mib, bool) or not isinstance(mib, int) or mib < 1):
+            raise ValueError(f"nvidia_smi_mib must be None or an integer >= 1; got {mib!r}")
+        for name in ("dense_flops", "sparse_flops"):
+            object.__setattr__(self, name, MappingProxyType(_rates(name, getattr(self, name))))
 
     def peak_flops(self, dtype: str = "bfloat16", sparse: bool = False) -> float:
         """Peak tensor FLOP/s in `dtype`: dense (the roofline figure) unless sparse=True."""
+        if not isinstance(sparse, bool):
+            raise ValueError(f"sparse must be True or False; got {sparse!r}")
         key = canonical_dtype(dtype)
         table = self.sparse_flops if sparse else self.dense_flops
         if key not in table:
@@ -109,12 +152,14 @@ def _spec_from_json(g: dict) -> GPUSpec:
         dense = {"bfloat16": _tera(g["bf16_dense_tflops_estimate"]),
                  "float16": _tera(g["bf16_dense_tflops_estimate"])}
     return GPUSpec(
-        name=g["name"], memory_bytes=g["memory_gb"] * 2**30,  # binary: see the module docstring
+        name=g["name"], memory_bytes=g["memory_total_bytes"], memory_kind=g["memory_total_kind"],
+        memory_source=g["memory_total_source"] or "", nominal_memory_gb=g["memory_gb"],
+        nvidia_smi_mib=g.get("nvidia_smi_total_mib"),
         bandwidth_bytes_per_s=_tera(g["bandwidth_tb_s"]), dense_flops=dense, sparse_flops=sparse,
         estimated=estimated, vendor=g.get("vendor", ""), arch=g.get("arch", ""),
         memory_type=g.get("memory_type", ""), tdp_w=g.get("tdp_w"),
         confidence=g.get("confidence", ""), sources=tuple(g.get("sources", ())),
-        notes=g.get("notes", ""))
+        notes=" ".join(filter(None, (g.get("notes"), g.get("memory_note")))))
 
 
 @functools.lru_cache(maxsize=1)
@@ -199,6 +244,7 @@ def h100_measured_spec(ctx: int = 2048) -> GPUSpec:
     recs = {r["kind"]: r for r in load_h100_measurements(ctx) if r["kind"] != "decode"}
     return GPUSpec(
         name="H100 80GB HBM3 (measured)", memory_bytes=recs["device"]["mem_gib"] * 2**30,
+        memory_kind="measured", memory_source=f"mini_vllm/data/h100_ctx{ctx}.csv (mem_gib)",
         bandwidth_bytes_per_s=recs["peak_read_bw"]["gbps"] * 1e9,
         dense_flops={"bfloat16": recs["peak_bf16_matmul"]["tflops"] * 1e12},
         vendor="NVIDIA", arch="Hopper", sources=(f"mini_vllm/data/h100_ctx{ctx}.csv",),
@@ -235,8 +281,7 @@ def blas_threads(num_threads: int = 1):
     threaded matmul was measured 30x slower than on one thread; timings on one thread are stable.
     A no-op when numpy's BLAS is not OpenBLAS (the thread count is then whatever BLAS chooses).
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be an integer >= 1; got {num_threads!r}")
+    _check_threads("num_threads", num_threads)
     setter, getter = _openblas_thread_functions()
     if setter is None:
         yield
@@ -247,6 +292,11 @@ def blas_threads(num_threads: int = 1):
         yield
     finally:
         setter(before)
+
+
+def _check_threads(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+        raise ValueError(f"{name} must be an integer in 1..4096; got {value!r}")
 
 
 def _best_rate(work, amount: float, seconds: float) -> float:
@@ -278,8 +328,15 @@ def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Gen
     one core, which is stable on a shared machine and matches how the toy engine is timed in the
     book; ``threads=None`` lets BLAS use every core (the machine's peak, noisier under load).
     """
-    if not isinstance(seconds, (int, float)) or not seconds > 0:
-        raise ValueError(f"seconds must be > 0; got {seconds!r}")
+    _check_figure("seconds", seconds)
+    if seconds > 3600:
+        raise ValueError(f"seconds must be at most 3600 (an hour); got {seconds!r}")
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress must be True or False; got {progress!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be None or a numpy Generator; got {rng!r}")
+    if threads is not None:
+        _check_threads("threads", threads)
     rng = rng if rng is not None else np.random.default_rng(0)
     n = 1024 if seconds >= 1 else 256
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -299,7 +356,7 @@ def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Gen
     if progress:
         print(f"done: {flops / 1e9:,.1f} GFLOP/s, {bandwidth / 1e9:,.1f} GB/s", flush=True)
     return GPUSpec(
-        name="this machine (CPU)", memory_bytes=_host_memory_bytes(),
+        name="this machine (CPU)", memory_bytes=_host_memory_bytes(), memory_kind="host",
         bandwidth_bytes_per_s=bandwidth, dense_flops={"float32": flops}, vendor="",
         arch=sys.platform, sources=("measured with numpy by mini_vllm.hardware.measure_host",),
         notes=f"best of repeated {n}x{n} float32 matmuls "

@@ -29,6 +29,7 @@ class KVCache:
                              f"config.dtype={config.dtype!r}")
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be an integer >= 1; got {capacity!r}")
+        capacity = min(capacity, config.max_position_embeddings)  # no request holds more
         self.config = config
         self.dtype = np.dtype(config.dtype)
         shape = (2, config.num_kv_heads, capacity, config.head_dim)  # [0] is K, [1] is V
@@ -49,6 +50,9 @@ class KVCache:
     def append(self, layer: int, k: np.ndarray, v: np.ndarray) -> None:
         """Append new keys and values (num_kv_heads, T_new, head_dim) to one layer."""
         self._check_layer(layer)
+        if not isinstance(k, np.ndarray) or not isinstance(v, np.ndarray):
+            raise ValueError(f"k and v must be numpy arrays; got {type(k).__name__} and "
+                             f"{type(v).__name__}")
         c = self.config
         expected = (c.num_kv_heads, k.shape[1] if k.ndim == 3 else -1, c.head_dim)
         if k.shape != expected or v.shape != expected:

@@ -44,6 +44,17 @@ def _check_positive(name: str, value, allow_zero: bool = False) -> float:
     return value
 
 
+def _bytes_per(cfg: ModelConfig, dtype: str | None, name: str) -> float:
+    """Bytes per number in ``dtype``, or in the model's own dtype when it is None."""
+    return dtype_bytes(cfg.dtype if dtype is None else dtype, name)
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
 def _exact(x: float) -> int | float:
     """An int when the value is whole (bytes of int4 data may be half-bytes)."""
     return int(x) if float(x).is_integer() else x
@@ -120,7 +131,7 @@ def num_active_params(cfg: ModelConfig) -> int:
 def weight_bytes(cfg: ModelConfig, weight_dtype: str | None = None) -> int | float:
     """Bytes of all weights: num_params x bytes per weight (cfg.dtype unless given)."""
     _check_config(cfg)
-    return _exact(num_params(cfg) * dtype_bytes(weight_dtype or cfg.dtype, "weight_dtype"))
+    return _exact(num_params(cfg) * _bytes_per(cfg, weight_dtype, "weight_dtype"))
 
 
 # ---- KV cache -------------------------------------------------------------------------------
@@ -139,7 +150,7 @@ def kv_bytes_per_token(cfg: ModelConfig, kv_dtype: str | None = None) -> int | f
     The KV dtype defaults to the weights' dtype (vLLM's kv_cache_dtype='auto').
     """
     per_layer = kv_values_per_token_per_layer(cfg)
-    return _exact(cfg.num_layers * per_layer * dtype_bytes(kv_dtype or cfg.dtype, "kv_dtype"))
+    return _exact(cfg.num_layers * per_layer * _bytes_per(cfg, kv_dtype, "kv_dtype"))
 
 
 def kv_bytes_per_sequence(cfg: ModelConfig, num_tokens: int,
@@ -218,6 +229,8 @@ class VLLMKVCacheReport:
     max_concurrency: float  # NOT floored: a fraction of a request's worth of blocks counts
     # from_vllm_log only: the token counts consistent with the log's GiB rounded to 0.01
     kv_cache_tokens_range: tuple[int, int] | None = None
+    # from_vllm_log only: N of the log's own 'GPU KV cache size: N tokens' line, if it has one
+    logged_kv_cache_tokens: int | None = None
 
     @property
     def max_concurrency_token_ratio(self) -> float:
@@ -243,6 +256,36 @@ class VLLMKVCacheReport:
     def __str__(self) -> str:
         return "\n".join(self.lines)
 
+    @property
+    def logged_tokens_consistent(self) -> bool | None:
+        """Whether the log's own token count is one its GiB line allows (None: nothing to check).
+
+        Consistent means inside kv_cache_tokens_range and a whole number of blocks.
+        """
+        if self.logged_kv_cache_tokens is None or self.kv_cache_tokens_range is None:
+            return None
+        low, high = self.kv_cache_tokens_range
+        n = self.logged_kv_cache_tokens
+        return low <= n <= high and n % self.block_size == 0
+
+    def check_against_log(self) -> str:
+        """A one-line verdict on the log's 'GPU KV cache size: N tokens' against this report."""
+        if self.kv_cache_tokens_range is None:
+            return "not built from a vLLM log (use from_vllm_log): nothing to check"
+        low, high = self.kv_cache_tokens_range
+        allowed = (f"the multiples of {self.block_size} from {low:,} to {high:,} tokens that "
+                   f"{self.available_kv_bytes / GiB:.2f} GiB allows (blocks of {self.block_size} "
+                   f"tokens, {self.page_size_bytes:,} B in each of {self.num_layers} layers)")
+        n = self.logged_kv_cache_tokens
+        if n is None:
+            return (f"the log has no 'GPU KV cache size: N tokens' line: nothing to check "
+                    f"(reconstructed: {self.kv_cache_tokens:,} tokens, one of {allowed})")
+        if self.logged_tokens_consistent:
+            return f"consistent: the log's {n:,} tokens are among {allowed}"
+        return (f"inconsistent: the log's {n:,} tokens are not among {allowed}; check the "
+                f"model, kv_dtype, block_size and tensor_parallel_size given here "
+                f"(a sliding-window or hybrid model is counted as full attention)")
+
 
 def vllm_page_size_bytes(cfg: ModelConfig, block_size: int = 16, kv_dtype: str | None = None,
                          tensor_parallel_size: int = 1) -> int:
@@ -254,7 +297,8 @@ def vllm_page_size_bytes(cfg: ModelConfig, block_size: int = 16, kv_dtype: str |
     """
     _check_count("block_size", block_size)
     _check_count("tensor_parallel_size", tensor_parallel_size)
-    bytes_per = dtype_bytes(kv_dtype or cfg.dtype, "kv_dtype")
+    _check_config(cfg)
+    bytes_per = _bytes_per(cfg, kv_dtype, "kv_dtype")
     if cfg.is_mla:
         return _exact(block_size * kv_values_per_token_per_layer(cfg) * bytes_per)
     kv_heads = max(1, cfg.num_kv_heads // tensor_parallel_size)
@@ -284,7 +328,11 @@ def vllm_kv_cache_report(cfg: ModelConfig, gpu=None, max_model_len: int | None =
     max_model_len is longer than the model's context window, max_position_embeddings (unless
     allow_long_max_model_len=True, vLLM's VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).
     """
+    _check_config(cfg)
     _check_count("max_model_len", max_model_len)
+    _check_positive("reserve_bytes", reserve_bytes, allow_zero=True)
+    _check_bool("check_fits", check_fits)
+    _check_bool("allow_long_max_model_len", allow_long_max_model_len)
     if max_model_len > cfg.max_position_embeddings and not allow_long_max_model_len:
         raise ValueError(
             f"max_model_len={max_model_len:,} is longer than {cfg.name}'s context window "
@@ -342,14 +390,17 @@ def from_vllm_log(available_kv_gib: float | str, cfg: ModelConfig, max_model_len
     ``available_kv_gib`` is X, or the log text itself (X and, if not given, max_model_len are
     then read from it). The log rounds X to 0.01 GiB (10.7 MB), so the token count can differ
     by the blocks that 0.005 GiB holds; the report uses X x 2**30 bytes. ``str(report)`` gives
-    the two lines.
+    the two lines. When the text also has vLLM's 'GPU KV cache size: N tokens' line, N is kept
+    as ``logged_kv_cache_tokens``, and ``check_against_log()`` says whether the range allows it.
     """
+    logged_tokens = None
     if isinstance(available_kv_gib, str):
         found = parse_vllm_log(available_kv_gib)
         if "available_kv_gib" not in found:
             raise ValueError("the log has no 'Available KV cache memory: X GiB' line")
         available_kv_gib = found["available_kv_gib"]
         max_model_len = max_model_len or found.get("max_model_len")
+        logged_tokens = found.get("kv_cache_tokens")
     _check_positive("available_kv_gib", available_kv_gib)
     # the log is the truth: vLLM ran with this max_model_len, whatever the model's window
     report = vllm_kv_cache_report(cfg, None, max_model_len, block_size,
@@ -360,4 +411,5 @@ def from_vllm_log(available_kv_gib: float | str, cfg: ModelConfig, max_model_len
     low = math.ceil((available_kv_gib - 0.005) * GiB)  # the log printed X with %.2f
     high = math.ceil((available_kv_gib + 0.005) * GiB) - 1
     token_range = (low // block_bytes * block_size, high // block_bytes * block_size)
-    return dataclasses.replace(report, kv_cache_tokens_range=token_range)
+    return dataclasses.replace(report, kv_cache_tokens_range=token_range,
+                               logged_kv_cache_tokens=logged_tokens)

@@ -296,6 +296,24 @@ def init_weights(config: ModelConfig, rng: np.random.Generator) -> ModelWeights:
                         lm_head_proj=lm_head)
 
 
+def _check_shapes(config: ModelConfig, weights: ModelWeights) -> None:
+    """Every array of ``weights`` has the shape ``config`` asks for."""
+    c, h = config, config.hidden_size
+    want = {"embed": (c.vocab_size, h), "final_norm": (h,), "lm_head_proj": (c.vocab_size, h)}
+    got = {name: np.shape(getattr(weights, name)) for name in want}
+    layer = {"attn_norm": (h,), "qkv_proj": (c.q_size + 2 * c.kv_size, h),
+             "o_proj": (h, c.q_size), "mlp_norm": (h,),
+             "gate_up_proj": (2 * c.intermediate_size, h), "down_proj": (h, c.intermediate_size)}
+    for i, lw in enumerate(weights.layers):
+        want.update({f"layers[{i}].{k}": s for k, s in layer.items()})
+        got.update({f"layers[{i}].{k}": np.shape(getattr(lw, k)) for k in layer})
+    bad = [f"{k} {got[k]} (config needs {s})" for k, s in want.items() if got[k] != s]
+    if len(weights.layers) != c.num_layers:
+        bad.insert(0, f"{len(weights.layers)} layers (config needs {c.num_layers})")
+    if bad:
+        raise ValueError(f"weights do not match config {c.name!r}: {'; '.join(bad[:3])}")
+
+
 def _compute_dtype(config: ModelConfig) -> np.dtype:
     if not isinstance(config, ModelConfig):
         raise ValueError(f"config must be a ModelConfig; got {type(config).__name__}")
@@ -330,6 +348,7 @@ class ToyModel:
         model.dtype = _compute_dtype(config)
         if not isinstance(weights, ModelWeights) or weights.embed.dtype != model.dtype:
             raise ValueError(f"weights must be a ModelWeights in {model.dtype}")
+        _check_shapes(config, weights)
         model.config, model.weights = config, weights
         return model
 
@@ -358,8 +377,10 @@ class ToyModel:
         ``causal=False`` lets every new token see every key, later ones included: only for showing
         what the mask does (a real decoder never runs like this; its logits mean nothing).
         """
-        if not isinstance(causal, bool):
-            raise ValueError(f"causal must be a bool; got {causal!r}")
+        for name, flag in (("return_attention", return_attention),
+                           ("last_token_only", last_token_only), ("causal", causal)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool; got {flag!r}")
         ids, caches, lengths = self._check_batch(batch)
         c, w = self.config, self.weights
         starts = np.cumsum([0] + lengths)  # row ranges of each request in the flat batch

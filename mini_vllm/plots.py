@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from . import memory, roofline
+from . import memory, numformats, roofline
 from .config import ModelConfig
 from .sampler import SamplingParams, apply_temperature, probabilities
 from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, FIGSIZE, GREY, LABEL_SIZE, LEGEND_SIZE,
@@ -610,3 +610,41 @@ def plot_bpe_tradeoff(num_merges_list: Sequence[int], vocab_sizes: Sequence[int]
                  f"length in tokens: {counts}")
     return _finish(ax, title, "vocabulary size (tokens)", "sequence length (tokens per byte)",
                    legend="upper right")
+
+
+# ---- number formats -------------------------------------------------------------------------
+BIT_FIELD_COLORS = {"sign": OKABE_ITO["vermillion"], "exponent": OKABE_ITO["blue"],
+                    "mantissa": OKABE_ITO["orange"]}
+
+
+def plot_bit_layouts(formats: Sequence[str] = ("float32", "bfloat16", "float16",
+                                               "float8_e4m3fn", "float8_e5m2"), *,
+                     title: str = "", ax: Axes | None = None) -> Axes:
+    """One row per float format, one box per bit: sign, exponent and mantissa bits coloured."""
+    infos = [numformats.format_info(name) for name in formats]
+    ints = [info.name for info in infos if info.kind != "float"]
+    if ints or not infos:
+        raise ValueError(f"formats must be float formats, one of {list(numformats.FLOAT_FORMATS)};"
+                         f" got {list(formats)}")
+    ax = new_axes(ax, (FIGSIZE[0], 1.2 + 0.55 * len(infos)), left=0.3, bottom=0.2)
+    for row, info in enumerate(infos):
+        y = len(infos) - 1 - row                       # first format on top
+        start = 0
+        for field in BIT_FIELD_COLORS:
+            width = getattr(info, f"{field}_bits")
+            for bit in range(start, start + width):
+                ax.add_patch(Rectangle((bit, y), 1, 0.8, facecolor=BIT_FIELD_COLORS[field],
+                                       edgecolor="white", lw=1, gid=field))
+            ax.text(start + width / 2, y + 0.4, str(width), ha="center", va="center",
+                    color="white", fontsize=ANNOTATION_SIZE, fontweight="bold")
+            start += width
+    ax.set_xlim(0, max(info.bits for info in infos))
+    ax.set_ylim(-0.2, len(infos))
+    ax.set_yticks([len(infos) - 1 - row + 0.4 for row in range(len(infos))],
+                  [f"{info.name} ({info.bits} bits)" for info in infos])
+    handles = [Patch(facecolor=c, label=f) for f, c in BIT_FIELD_COLORS.items()]
+    ax.legend(handles=handles, fontsize=LEGEND_SIZE, loc="lower right", framealpha=0.9)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return _finish(ax, title or "Bits of each format: sign, exponent, mantissa",
+                   "bit position (most significant first)", "", legend=None)

@@ -118,7 +118,7 @@ def config_from_hf(hf: dict, name: str = "pretrained") -> ModelConfig:
 def _read_config(path: Path) -> dict:
     file = path / "config.json"
     if not file.is_file():
-        raise ValueError(f"{path} has no config.json")
+        raise ValueError(f"path {path} has no config.json")
     try:
         return json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -181,7 +181,7 @@ def load_weights(path) -> tuple[ModelConfig, ModelWeights]:
         raise ValueError(f"path must be a directory path; got {type(path).__name__}")
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"{path} is not a directory")
+        raise ValueError(f"path {path} is not a directory")
     c = config_from_hf(_read_config(path), name=path.name)
     t = _read_tensors(path)
     h, q, kv, inter = c.hidden_size, c.q_size, c.kv_size, c.intermediate_size
@@ -220,7 +220,7 @@ def pretrained_path(name: str | None = None) -> Path:
     """The directory of a shipped checkpoint (the default one if ``name`` is None)."""
     name = DEFAULT_PRETRAINED if name is None else name
     names = list_pretrained()
-    if name not in names:
+    if not isinstance(name, str) or name not in names:
         raise ValueError(f"name={name!r} is not a shipped model; allowed: {', '.join(names)}")
     return Path(str(resources.files(__package__).joinpath(_MODELS_DIR, name)))
 

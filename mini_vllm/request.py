@@ -19,6 +19,21 @@ from .kv_cache import KVCache
 from .sampler import SamplingParams
 
 
+def _check_index(name: str, value, minimum: int = 0) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or \
+            value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+def _as_list(ids) -> list | None:
+    """list(ids), or None when ids is not iterable."""
+    try:
+        return list(ids)
+    except TypeError:
+        return None
+
+
 class RequestStatus(enum.Enum):
     """Where a request is in its life."""
 
@@ -41,7 +56,7 @@ class Request:
                  prompt: str | None = None):
         if not isinstance(request_id, str) or not request_id:
             raise ValueError(f"request_id must be a non-empty str; got {request_id!r}")
-        ids = list(prompt_token_ids) if not isinstance(prompt_token_ids, (str, bytes)) else None
+        ids = None if isinstance(prompt_token_ids, (str, bytes)) else _as_list(prompt_token_ids)
         if not ids or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
                               and i >= 0 for i in ids):
             raise ValueError(f"prompt_token_ids must be a non-empty list of ints >= 0; "
@@ -49,6 +64,10 @@ class Request:
         if not isinstance(sampling_params, SamplingParams):
             raise ValueError(f"sampling_params must be SamplingParams; got "
                              f"{type(sampling_params).__name__}")
+        if eos_token_id is not None:
+            _check_index("eos_token_id", eos_token_id)
+        if prompt is not None and not isinstance(prompt, str):
+            raise ValueError(f"prompt must be None or a str; got {type(prompt).__name__}")
         self.request_id = request_id
         self.prompt = prompt
         self.prompt_token_ids = [int(i) for i in ids]
@@ -93,6 +112,8 @@ class Request:
 
     def token_ids(self, start: int, stop: int) -> list[int]:
         """all_token_ids[start:stop] without building the whole list (decode asks for one id)."""
+        _check_index("start", start)
+        _check_index("stop", stop)
         p = self.num_prompt_tokens
         if start >= p:
             return self.output_token_ids[start - p:stop - p]
@@ -111,6 +132,9 @@ class Request:
 
     def append_output_token(self, token_id: int, max_model_len: int | None = None) -> None:
         """Record a sampled token and finish the request on EOS or a length limit."""
+        _check_index("token_id", token_id)
+        if max_model_len is not None:
+            _check_index("max_model_len", max_model_len, minimum=1)
         self.output_token_ids.append(int(token_id))
         if token_id == self.eos_token_id and not self.sampling_params.ignore_eos:
             self.status = RequestStatus.FINISHED_STOPPED

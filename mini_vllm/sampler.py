@@ -69,6 +69,8 @@ def _as_logits(logits) -> np.ndarray:
     arr = arr.astype(np.result_type(arr.dtype, np.float32), copy=False)
     if np.isnan(arr).any() or np.isposinf(arr).any():
         raise ValueError("logits contain NaN or +inf")
+    if not np.isfinite(arr).any(axis=-1).all():  # softmax of all -inf is 0/0
+        raise ValueError("logits need a finite value in every row; a row is all -inf")
     return arr
 
 
@@ -162,9 +164,10 @@ class Sampler:
         arr = _as_logits(logits)
         if arr.ndim != 2:
             raise ValueError(f"logits must be (batch, vocab); got {arr.shape}")
-        if len(params_list) != arr.shape[0] or len(generators) != arr.shape[0]:
-            raise ValueError(f"need one SamplingParams and one Generator per row: {arr.shape[0]} "
-                             f"rows, {len(params_list)} params, {len(generators)} generators")
+        for name, items in (("params_list", params_list), ("generators", generators)):
+            if not isinstance(items, (list, tuple)) or len(items) != arr.shape[0]:
+                raise ValueError(f"{name} must be a list with one entry per row of logits "
+                                 f"({arr.shape[0]}); got {items!r:.80}")
         if not all(isinstance(p, SamplingParams) for p in params_list):
             raise ValueError("params_list must hold SamplingParams")
         greedy = np.array([p.is_greedy for p in params_list])

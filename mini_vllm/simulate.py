@@ -17,6 +17,7 @@ import numpy as np
 
 from mini_vllm.config import TOY, ModelConfig
 from mini_vllm.engine import LLMEngine
+from mini_vllm.memory import _check_count, _check_positive
 from mini_vllm.sampler import SamplingParams
 
 
@@ -79,9 +80,39 @@ class SimulationResult:
 
 def poisson_arrivals(rate_per_step: float, num_steps: int, rng: np.random.Generator) -> np.ndarray:
     """Number of new requests before each of ``num_steps`` steps, Poisson with mean ``rate_per_step``."""
-    if rate_per_step < 0 or num_steps < 0:
-        raise ValueError(f"rate_per_step and num_steps must be >= 0, got {rate_per_step}, {num_steps}")
+    _check_positive("rate_per_step", rate_per_step, allow_zero=True)
+    _check_count("num_steps", num_steps, minimum=0)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
     return rng.poisson(rate_per_step, size=num_steps)  # (num_steps,)
+
+
+def _check_pair(name: str, pair, maximum: int | None = None) -> tuple[int, int]:
+    """(low, high) with 1 <= low <= high (<= maximum): an inclusive range of lengths."""
+    ok = isinstance(pair, tuple) and len(pair) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in pair)
+    if not ok or not 1 <= pair[0] <= pair[1] or (maximum is not None and pair[1] > maximum):
+        top = "" if maximum is None else f" <= {maximum}"
+        raise ValueError(f"{name} must be a pair (low, high) of ints with 1 <= low <= high{top}; "
+                         f"got {pair!r}")
+    return pair
+
+
+def _check_simulation(rate_per_step, num_arrival_steps, step_time_s, prompt_len, max_tokens,
+                      seed, config, max_steps) -> None:
+    """simulate_serving's arguments; the engine checks its own."""
+    _check_positive("rate_per_step", rate_per_step, allow_zero=True)
+    _check_count("max_steps", max_steps)
+    if _check_count("num_arrival_steps", num_arrival_steps) > max_steps:
+        raise ValueError(f"num_arrival_steps={num_arrival_steps} must be <= max_steps="
+                         f"{max_steps} (the run lasts at least num_arrival_steps steps)")
+    _check_positive("step_time_s", step_time_s)
+    _check_count("seed", seed, minimum=0)
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config must be a ModelConfig; got {type(config).__name__}")
+    # the longest prompt must leave room for one output token
+    _check_pair("prompt_len", prompt_len, maximum=config.max_position_embeddings - 1)
+    _check_pair("max_tokens", max_tokens)
 
 
 def _random_request(rng: np.random.Generator, prompt_len: tuple[int, int],
@@ -103,6 +134,8 @@ def simulate_serving(*, rate_per_step: float = 0.4, num_arrival_steps: int = 60,
     Arrivals happen only during the first ``num_arrival_steps`` steps; the run then continues
     until every request has finished, so the window holds every request from arrival to exit.
     """
+    _check_simulation(rate_per_step, num_arrival_steps, step_time_s, prompt_len, max_tokens,
+                      seed, config, max_steps)
     rng = np.random.default_rng(seed)
     arrivals = poisson_arrivals(rate_per_step, num_arrival_steps, rng)  # (num_arrival_steps,)
     engine = LLMEngine(config, seed=seed, max_num_batched_tokens=max_num_batched_tokens)
@@ -168,6 +201,9 @@ class CounterRow:
 
 def trace_counters(engine: LLMEngine, max_steps: int = 10_000) -> list[CounterRow]:
     """Step ``engine`` until it is empty; one row per live request per step, in step order."""
+    if not isinstance(engine, LLMEngine):
+        raise ValueError(f"engine must be an LLMEngine; got {type(engine).__name__}")
+    _check_count("max_steps", max_steps)
     rows = []
     for _ in range(max_steps):
         if not engine.has_unfinished_requests():

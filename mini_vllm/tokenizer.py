@@ -29,7 +29,7 @@ class ByteTokenizer:
     def encode(self, text: str) -> list[int]:
         """The UTF-8 bytes of ``text`` as token ids (no EOS is appended)."""
         if not isinstance(text, str):
-            raise ValueError(f"encode expects a str; got {type(text).__name__}")
+            raise ValueError(f"text must be a str; got {type(text).__name__}")
         return list(text.encode("utf-8"))
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -48,10 +48,10 @@ class ByteTokenizer:
         return escapes.get(i, f"<0x{i:02X}>")
 
     def _as_list(self, ids) -> list:
-        if isinstance(ids, (str, bytes)):
-            raise ValueError(f"decode expects a sequence of int ids; got {type(ids).__name__}")
         if isinstance(ids, np.ndarray):
             return ids.ravel().tolist()
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise ValueError(f"ids must be a sequence of int token ids; got {type(ids).__name__}")
         return list(ids)
 
     def _check_id(self, token_id) -> int:

@@ -28,8 +28,13 @@ BYTE_UNITS: dict[str, int] = {"B": 1, **dict(_DECIMAL), **dict(_BINARY)}
 BYTE_UNIT_CHOICES = tuple(BYTE_UNITS) + ("auto", "auto-binary", "both")
 
 
+MAX_DIGITS = 20  # a float holds about 17 significant digits; more decimals show only noise
+
+
 def _number(value: float, digits: int) -> str:
     """`value` with at most `digits` decimals, thousands separators, no trailing zeros."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+        raise ValueError(f"digits must be an integer in 0..{MAX_DIGITS}; got {digits!r}")
     text = f"{value:,.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -56,6 +61,9 @@ def format_bytes(n: float, unit: str = "auto", digits: int = 2) -> str:
     '131.07 KB = 128 KiB'
     """
     _check_finite("n", n)
+    if not isinstance(unit, str):
+        raise ValueError(f"unit must be a str, one of {', '.join(BYTE_UNIT_CHOICES)}; "
+                         f"got {unit!r}")
     if unit == "both":
         return f"{format_bytes(n, 'auto', digits)} = {format_bytes(n, 'auto-binary', digits)}"
     if unit == "auto":

@@ -16,7 +16,9 @@ def test_thirteen_gpus_with_sources():
 def test_a100_80gb_figures():
     a100 = get_gpu("A100-80GB")
     assert a100.name == "A100 SXM4 80GB"
-    assert a100.memory_bytes == 80 * 2**30 and a100.bandwidth_bytes_per_s == 2.039e12  # 81,920 MiB
+    # CUDA's total (79.26 GiB), not nvidia-smi's 81,920 MiB nor the marketed 80 GB
+    assert a100.memory_bytes == 85_100_068_864 and a100.memory_kind == "cuda"
+    assert a100.nominal_memory_gb == 80 and a100.bandwidth_bytes_per_s == 2.039e12
     assert a100.peak_flops("bfloat16") == 312e12 and a100.peak_flops("bf16", sparse=True) == 624e12
     with pytest.raises(ValueError, match="no dense fp8"):
         a100.peak_flops("fp8")
@@ -41,14 +43,26 @@ def test_a10g_is_flagged_as_estimate():
     assert not get_gpu("A100").estimated
 
 
-def test_gpu_memory_is_binary_as_the_cards_really_are():
-    g = get_gpu("RTX4090")
-    assert g.memory_bytes == 24 * 2**30 and "24 GiB" in g.notes
-    # The measured H100 "80GB" reports 79.2 GiB usable: within 1% of the catalog's 80 GiB, while
-    # a decimal 80e9 B would be 6% short of what CUDA really offers.
+def test_gpu_memory_is_what_software_sees_with_a_source():
+    kinds = {get_gpu(n).memory_kind for n in list_gpus()}
+    assert kinds <= {"cuda", "nvidia-smi", "rocm-smi", "nominal"}
+    for name in list_gpus():
+        g = get_gpu(name)
+        if g.memory_kind == "nominal":  # no source: the marketed decimal figure, flagged
+            assert g.memory_bytes == g.nominal_memory_gb * 1e9 and not g.memory_source
+            assert "NOMINAL" in g.notes
+        else:
+            assert g.memory_source.startswith("https://")
+        # what software sees is never more than the binary reading of the marketed figure
+        assert g.memory_bytes <= g.nominal_memory_gb * 2**30
+    assert get_gpu("H100 PCIe").memory_kind == "nominal"
+    # "80GB" is 80 GiB for nvidia-smi on an A100, not on an H100 (81,559 MiB), nor a 24 GB L4
+    assert get_gpu("A100 PCIe").memory_bytes == 81_920 * 2**20
+    assert get_gpu("L4").memory_bytes == 23_570_219_008  # CUDA: 21.95 GiB of a "24 GB" card
+    # CUDA's total on an H100 80GB matches the package's own measurement to 0.01 GiB
     from mini_vllm.hardware import h100_measured_spec
     measured = h100_measured_spec().memory_bytes
-    assert 0.98 < measured / get_gpu("H100 SXM5 80GB").memory_bytes <= 1.0 < measured / 80e9
+    assert abs(measured - get_gpu("H100 SXM5 80GB").memory_bytes) < 0.01 * 2**30
 
 
 @pytest.mark.parametrize("alias", sorted(GPU_ALIASES))

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mini_vllm.catalog import DEEPSEEK_V3, GPT2_SMALL, LLAMA_3_8B, LLAMA_3_70B, get_model, list_models
+from mini_vllm.catalog import (DEEPSEEK_V3, GPT2_SMALL, LLAMA_3_8B, LLAMA_3_70B, from_hf_config,
+                             get_model, list_models)
 from mini_vllm.config import TOY, TOY_MHA, TOY_MQA
 from mini_vllm.hardware import get_gpu
 from mini_vllm.memory import (free_kv_bytes, from_vllm_log, kv_bytes_per_sequence,
@@ -78,8 +79,9 @@ def test_llama3_70b_at_8k():
 def test_70b_weights_do_not_fit_one_80gb_gpu():
     with pytest.raises(ValueError, match="do not fit"):
         free_kv_bytes(LLAMA_3_70B, get_gpu("A100-80GB"))
-    # Two "80GB" GPUs (80 GiB each) at utilization 0.9 give 144 GiB: 13,511,409,664 B for KV.
-    assert free_kv_bytes(LLAMA_3_70B, "A100-80GB", num_gpus=2) == 2 * 80 * GiB * 9 // 10 - 141_107_412_992 == 13_511_409_664
+    # Two "80GB" GPUs (CUDA: 85,100,068,864 B each) at utilization 0.9, minus the weights
+    assert free_kv_bytes(LLAMA_3_70B, "A100-80GB", num_gpus=2) == \
+        math.floor(85_100_068_864 * 0.9 * 2 - 141_107_412_992) == 12_072_710_963
 
 
 def test_users_on_a_24_gib_card():
@@ -212,19 +214,20 @@ def test_report_from_a_gpu():
     assert (r.num_gpu_blocks, r.kv_cache_tokens) == (3400, 54_400)
     assert r.concurrency_line.endswith("26.56x")
     h100 = vllm_kv_cache_report(LLAMA_3_8B, "H100", 8192)
-    # 0.9 x 80 GiB - 16,060,522,496 B of weights = 61,248,888,832 B; pages of 65,536 B per layer:
-    # 61,248,888,832 // 65,536 // 32 = 29,205 blocks = 467,280 tokens; 29,205 / 512 = 57.04.
-    assert h100.available_kv_bytes == 80 * GiB * 9 // 10 - 16_060_522_496
-    assert (h100.num_gpu_blocks, h100.blocks_per_request) == (29_205, 512)
-    assert str(h100) == ("GPU KV cache size: 467,280 tokens\n"
-                         "Maximum concurrency for 8,192 tokens per request: 57.04x")
+    # 0.9 x 85,045,477,376 B (CUDA's total) - 16,060,522,496 B of weights; pages of 65,536 B
+    # per layer: // 65,536 // 32 = 28,839 blocks = 461,424 tokens; 28,839 / 512 = 56.33.
+    assert h100.available_kv_bytes == math.floor(85_045_477_376 * 0.9 - 16_060_522_496)
+    assert (h100.num_gpu_blocks, h100.blocks_per_request) == (28_839, 512)
+    assert str(h100) == ("GPU KV cache size: 461,424 tokens\n"
+                         "Maximum concurrency for 8,192 tokens per request: 56.33x")
 
 
 def test_tensor_parallel_70b():
     r = vllm_kv_cache_report(LLAMA_3_70B, "H100", 8192, tensor_parallel_size=4)
     assert r.page_size_bytes == 16 * 2 * 2 * 128 * 2
-    assert r.available_kv_bytes == (4 * 72 * GiB - weight_bytes(LLAMA_3_70B)) // 4
-    assert r.kv_cache_tokens == r.available_kv_bytes // r.page_size_bytes // 80 * 16 == 513_088
+    assert r.available_kv_bytes == math.floor(
+        85_045_477_376 * 0.9 * 4 - weight_bytes(LLAMA_3_70B)) // 4
+    assert r.kv_cache_tokens == r.available_kv_bytes // r.page_size_bytes // 80 * 16
 
 
 def test_mla_report():
@@ -245,9 +248,60 @@ def test_from_vllm_log_numbers_and_text():
     assert r.kv_cache_tokens == 140_560 and r.kv_cache_tokens_range == (140_528, 140_608)
     lo, hi = r.kv_cache_tokens_range
     assert lo <= parse_vllm_log(log)["kv_cache_tokens"] <= hi
+    assert r.logged_kv_cache_tokens == 140_592 and r.logged_tokens_consistent is True
     assert from_vllm_log(17.16, LLAMA_3_8B, 2048).lines == r.lines
     with pytest.raises(ValueError, match="Available KV cache memory"):
         from_vllm_log("no numbers here", LLAMA_3_8B, 2048)
+
+
+# A real start-up log: Qwen3-14B on one GPU, vLLM v1, quoted in
+# https://github.com/LMCache/LMCache/issues/1739 (2025-10-03).
+QWEN3_14B_LOG = """\
+(EngineCore_DP0 pid=1133552) INFO 10-03 16:22:17 [gpu_worker.py:298] Available KV cache memory: 6.51 GiB
+(EngineCore_DP0 pid=1133552) INFO 10-03 16:22:17 [kv_cache_utils.py:864] GPU KV cache size: 42,656 tokens
+(EngineCore_DP0 pid=1133552) INFO 10-03 16:22:17 [kv_cache_utils.py:868] Maximum concurrency for 32,768 tokens per request: 1.30x
+"""
+# The fields of https://huggingface.co/Qwen/Qwen3-14B/blob/main/config.json that the KV cache uses
+QWEN3_14B = from_hf_config({"model_type": "qwen3", "vocab_size": 151936, "hidden_size": 5120,
+                            "num_hidden_layers": 40, "num_attention_heads": 40,
+                            "num_key_value_heads": 8, "head_dim": 128,
+                            "intermediate_size": 17408, "max_position_embeddings": 40960,
+                            "torch_dtype": "bfloat16"}, name="Qwen3-14B")
+
+
+def test_a_real_log_is_reproduced_and_its_token_line_checked():
+    r = from_vllm_log(QWEN3_14B_LOG, QWEN3_14B)
+    # 40 layers x 16 x 2 x 8 x 128 x 2 B = 2,621,440 B per block; 6.51 GiB holds 2,666 blocks
+    assert str(r) == ("GPU KV cache size: 42,656 tokens\n"
+                      "Maximum concurrency for 32,768 tokens per request: 1.30x")
+    assert r.logged_kv_cache_tokens == 42_656 and r.kv_cache_tokens_range == (42_624, 42_688)
+    assert r.logged_tokens_consistent is True
+    assert r.check_against_log().startswith("consistent: the log's 42,656 tokens")
+
+
+def test_a_token_line_the_memory_line_does_not_allow_is_called_inconsistent():
+    # the same log read with the wrong model: Llama-3-8B's blocks are smaller, so more tokens
+    wrong_model = from_vllm_log(QWEN3_14B_LOG, LLAMA_3_8B)
+    assert wrong_model.kv_cache_tokens_range[0] > 42_656
+    assert wrong_model.logged_tokens_consistent is False
+    assert wrong_model.check_against_log().startswith("inconsistent: the log's 42,656 tokens")
+    off_grid = QWEN3_14B_LOG.replace("42,656", "42,650")  # in the range, but not whole blocks
+    assert from_vllm_log(off_grid, QWEN3_14B).logged_tokens_consistent is False
+    far = QWEN3_14B_LOG.replace("42,656", "50,000")
+    verdict = from_vllm_log(far, QWEN3_14B).check_against_log()
+    assert verdict.startswith("inconsistent") and "42,624 to 42,688" in verdict
+
+
+def test_without_a_token_line_there_is_nothing_to_check():
+    memory_line_only = QWEN3_14B_LOG.splitlines()[0]
+    r = from_vllm_log(memory_line_only, QWEN3_14B, 32_768)
+    assert r.logged_kv_cache_tokens is None and r.logged_tokens_consistent is None
+    assert "nothing to check" in r.check_against_log()
+    assert from_vllm_log(6.51, QWEN3_14B, 32_768).logged_tokens_consistent is None
+    assert from_vllm_log(6.51, QWEN3_14B, 32_768).lines == r.lines
+    plain = vllm_kv_cache_report(QWEN3_14B, None, 32_768, available_kv_bytes=7 * GiB)
+    assert plain.logged_tokens_consistent is None
+    assert plain.check_against_log().startswith("not built from a vLLM log")
 
 
 # ---- bad inputs -------------------------------------------------------------------------------

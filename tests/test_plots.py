@@ -48,9 +48,11 @@ def test_roofline_roof_ridge_and_points(ax):
     expected = [min(A100.peak_flops("bfloat16"), i * A100.bandwidth_bytes_per_s) for i in x]
     np.testing.assert_allclose(y, expected)
     decode = _line(ax, "decode")
-    np.testing.assert_allclose(decode.get_xdata(), [1.0, 8.0, 64.0])  # bf16: intensity = B
+    intensities = [roofline.decode_intensity(LLAMA, b) for b in (1, 8, 64)]
+    np.testing.assert_array_equal(decode.get_xdata(), intensities)
+    np.testing.assert_allclose(decode.get_xdata(), [1.0, 8.0, 64.0], rtol=1e-4)  # bf16: ~B
     np.testing.assert_allclose(decode.get_ydata(),
-                               [roofline.attainable_flops(A100, b) for b in (1, 8, 64)])
+                               [roofline.attainable_flops(A100, i) for i in intensities])
     prefill = _line(ax, "prefill 512 tok")
     assert prefill.get_xdata()[0] == pytest.approx(roofline.prefill_intensity(LLAMA, 512))
     ridge = roofline.ridge_point(A100)
@@ -382,3 +384,21 @@ def test_plot_cosine_pairs_puts_each_table_in_its_triangle():
         plot_cosine_pairs(a[:3, :3], b, list("wxyz"))
     with pytest.raises(ValueError, match="split points in 1..3"):
         plot_cosine_pairs(a, b, list("wxyz"), groups=(4,))
+
+
+def test_plot_bit_layouts_one_box_per_bit():
+    from mini_vllm.numformats import format_info
+    from mini_vllm.plots import BIT_FIELD_COLORS, plot_bit_layouts
+    names = ["float32", "bfloat16", "float8_e4m3fn"]
+    ax = plot_bit_layouts(names)
+    boxes = [p for p in ax.patches if p.get_gid() in BIT_FIELD_COLORS]
+    assert len(boxes) == sum(format_info(n).bits for n in names)
+    top = [p for p in boxes if p.get_y() == len(names) - 1]  # float32's row
+    counts = {f: sum(p.get_gid() == f for p in top) for f in BIT_FIELD_COLORS}
+    assert counts == {"sign": 1, "exponent": 8, "mantissa": 23}
+    assert ax.get_xlim() == (0, 32)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "float32 (32 bits)", "bfloat16 (16 bits)", "float8_e4m3fn (8 bits)"]
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(BIT_FIELD_COLORS)
+    with pytest.raises(ValueError, match="float formats"):
+        plot_bit_layouts(["int8"])

@@ -89,7 +89,8 @@ def test_regime(lab):
 
 
 def test_memory_time_over_compute_time_is_the_critical_batch(lab):
-    # One decode step at batch 1: read all weights vs do 2 FLOP per weight.
+    # One decode step at batch 1 of a nominal 8e9-parameter model: read all weights vs do 2 FLOP
+    # per weight (the exact Llama-3-8B step reads fewer bytes: the next test).
     memory_s = 1 / lab.decode_tokens_per_s_limit(LLAMA3_8B_NOMINAL, BF16, BANDWIDTH)
     compute_s = 2 * LLAMA3_8B_NOMINAL / PEAK_BF16
     assert round(memory_s * 1e3, 2) == 7.85  # ms
@@ -97,15 +98,26 @@ def test_memory_time_over_compute_time_is_the_critical_batch(lab):
     assert math.isclose(memory_s / compute_s, RIDGE * BF16 / 2, rel_tol=1e-12)  # 153x
 
 
+def test_a_decode_step_reads_one_embedding_row_not_the_table(lab, a100):
+    # Llama-3-8B's input table (128,256 x 4,096) is looked up, not read: one row per token.
+    cfg = catalog.get_model("Llama-3-8B")
+    read = memory.num_params(cfg) - 128_256 * 4_096 + 4_096  # 7,504,928,768 weights
+    limit = lab.decode_tokens_per_s_limit(read, BF16, a100.bandwidth_bytes_per_s)
+    assert limit == roofline.decode_tokens_per_s_bound(cfg, a100, 1)
+    assert round(limit, 2) == 135.84  # tokens/s, not the 126.96 of "every weight once"
+    assert round(1e3 / limit, 2) == 7.36  # ms per step
+
+
 def test_agrees_with_mini_vllm_roofline_for_llama3_8b(lab, a100):
     cfg = catalog.get_model("Llama-3-8B")  # bf16 weights, dense
     ridge = roofline.ridge_point(a100, "bfloat16")
+    # mini_vllm also counts the B embedding rows a step reads (B x 4,096 of 7.5e9 weights):
+    # the intensity and the critical batch agree to within B x 4,096 / 7.5e9 (3e-4 at B = 512).
     for batch in (1, 8, 64, 153, 154, 512):
         ours = lab.arithmetic_intensity(batch, BF16)
-        assert math.isclose(ours, roofline.decode_intensity(cfg, batch), rel_tol=1e-12)
+        assert math.isclose(ours, roofline.decode_intensity(cfg, batch), rel_tol=3e-4)
         assert math.isclose(lab.utilization(ours, ridge), roofline.utilization(cfg, a100, batch),
-                            rel_tol=1e-12)
-    limit = lab.decode_tokens_per_s_limit(memory.num_params(cfg), BF16, a100.bandwidth_bytes_per_s)
-    assert math.isclose(limit, roofline.decode_tokens_per_s_bound(cfg, a100, 1), rel_tol=1e-12)
+                            rel_tol=3e-4)
+        assert lab.regime(ours, ridge) == lab.regime(roofline.decode_intensity(cfg, batch), ridge)
     assert math.isclose(lab.critical_batch_size(ridge, BF16), roofline.critical_batch_size(cfg, a100),
-                        rel_tol=1e-12)
+                        rel_tol=1e-4)
