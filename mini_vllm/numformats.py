@@ -8,7 +8,8 @@ References:
     OCP 8-bit Floating Point Specification (OFP8), revision 1.0, 2023:
         https://www.opencompute.org/documents/ocp-8-bit-floating-point-specification-ofp8-revision-1-0-2023-12-01-pdf-1
     Micikevicius et al., "FP8 Formats for Deep Learning", 2022, arXiv:2209.05433.
-    bfloat16 (Google Brain): https://cloud.google.com/tpu/docs/bfloat16
+    bfloat16 (Google Brain): https://cloud.google.com/tpu/docs/bfloat16; Kalamkar et al.,
+        "A Study of BFLOAT16 for Deep Learning Training", 2019, arXiv:1905.12322.
     ml_dtypes (bfloat16, float8_*, int4 for numpy): https://github.com/jax-ml/ml_dtypes
 """
 
@@ -141,10 +142,10 @@ class QuantizedTensor:
 def quantize_int(values, dtype: str = "int8") -> QuantizedTensor:
     """Symmetric absmax quantization with one scale per tensor (the simplest scheme).
 
-    scale = max|x| / qmax, with qmax = 127 (int8) or 7 (int4); ints = round(x / scale) (half to even), so the
-    largest |x| maps to +-qmax and the most negative integer (-128, -8) stays unused. Libraries
-    usually refine this: one scale per row, channel or group of 32-128 values, zero points,
-    or scales found by calibration (GPTQ, AWQ).
+    scale = max|x| / qmax, with qmax = 127 (int8) or 7 (int4); ints = round(x / scale) (half to
+    even), so the largest |x| maps to +-qmax and the most negative integer (-128, -8) stays unused.
+    Libraries usually refine this: one scale per row, channel or group of 32-128 values, zero
+    points, or scales found by calibration (GPTQ, AWQ).
     """
     name = format_name(dtype)
     if name not in INT_FORMATS:

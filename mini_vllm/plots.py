@@ -242,7 +242,8 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     ax.plot([context_len], [used / GiB], "o", color=OKABE_ITO["orange"], ms=10,
             label=f"{context_len:,} tokens x {batch_size}: {used / GiB:,.2f} GiB")
     fit = memory.max_sequences_naive(cfg, gpu, max(context_len, 1), kv_dtype=kv_dtype, **free_kw)
-    ax.text(0.98, 0.96, f"{fit:,} sequences fit\nat {context_len:,} tokens;\n"
+    ax.text(0.98, 0.96, f"{fit:,} sequence{'' if fit == 1 else 's'} fit{'s' if fit == 1 else ''}\n"
+            f"at {context_len:,} tokens;\n"
             f"sequence {fit + 1:,} does not", transform=ax.transAxes, ha="right", va="top",
             fontsize=ANNOTATION_SIZE, bbox=dict(facecolor="white", alpha=0.85, lw=0))
     ax.set_xlim(0, x_max)
@@ -615,36 +616,51 @@ def plot_bpe_tradeoff(num_merges_list: Sequence[int], vocab_sizes: Sequence[int]
 # ---- number formats -------------------------------------------------------------------------
 BIT_FIELD_COLORS = {"sign": OKABE_ITO["vermillion"], "exponent": OKABE_ITO["blue"],
                     "mantissa": OKABE_ITO["orange"]}
+# Narrower than FIGSIZE with larger text: a phone shows the figure at ~340 px wide, and the
+# labels must still read there (14 pt at DPI 80 is ~13 px on a phone, ~16 px on a laptop).
+BIT_LAYOUT_WIDTH = 5.2      # inches
+BIT_LAYOUT_TEXT_SIZE = 14   # points: title, row labels, legend, ticks
 
 
 def plot_bit_layouts(formats: Sequence[str] = ("float32", "bfloat16", "float16",
                                                "float8_e4m3fn", "float8_e5m2"), *,
                      title: str = "", ax: Axes | None = None) -> Axes:
-    """One row per float format, one box per bit: sign, exponent and mantissa bits coloured."""
+    """One row per float format, one box per bit: sign, exponent and mantissa bits coloured.
+
+    Each row's label ("float16 · 16 bits: 1 + 5 + 10") is dark text above its boxes, so no
+    cell edge crosses it; the legend sits in a row of its own above the first format.
+    """
     infos = [numformats.format_info(name) for name in formats]
     ints = [info.name for info in infos if info.kind != "float"]
     if ints or not infos:
-        raise ValueError(f"formats must be float formats, one of {list(numformats.FLOAT_FORMATS)};"
-                         f" got {list(formats)}")
-    ax = new_axes(ax, (FIGSIZE[0], 1.2 + 0.55 * len(infos)), left=0.3, bottom=0.2)
+        raise ValueError(f"formats must be float formats, one of "
+                         f"{list(numformats.FLOAT_FORMATS)}; got {list(formats)}")
+    size = BIT_LAYOUT_TEXT_SIZE
+    ax = new_axes(ax, (BIT_LAYOUT_WIDTH, 1.9 + 0.8 * len(infos)), left=0.04, bottom=0.16,
+                  right=0.96)
     for row, info in enumerate(infos):
         y = len(infos) - 1 - row                       # first format on top
         start = 0
-        for field in BIT_FIELD_COLORS:
-            width = getattr(info, f"{field}_bits")
-            for bit in range(start, start + width):
-                ax.add_patch(Rectangle((bit, y), 1, 0.8, facecolor=BIT_FIELD_COLORS[field],
+        for field, colour in BIT_FIELD_COLORS.items():
+            for bit in range(start, start + getattr(info, f"{field}_bits")):
+                ax.add_patch(Rectangle((bit, y), 1, 0.45, facecolor=colour,
                                        edgecolor="white", lw=1, gid=field))
-            ax.text(start + width / 2, y + 0.4, str(width), ha="center", va="center",
-                    color="white", fontsize=ANNOTATION_SIZE, fontweight="bold")
-            start += width
+            start += getattr(info, f"{field}_bits")
+        split = " + ".join(str(getattr(info, f"{f}_bits")) for f in BIT_FIELD_COLORS)
+        ax.text(0, y + 0.52, f"{info.name} · {info.bits} bits: {split}", ha="left",
+                va="bottom", fontsize=size, color="black", gid="row_label")
     ax.set_xlim(0, max(info.bits for info in infos))
-    ax.set_ylim(-0.2, len(infos))
-    ax.set_yticks([len(infos) - 1 - row + 0.4 for row in range(len(infos))],
-                  [f"{info.name} ({info.bits} bits)" for info in infos])
+    ax.set_ylim(-0.15, len(infos) + 0.55)              # the top 0.55: the legend's row
+    ax.set_xticks(range(0, max(info.bits for info in infos) + 1, 8))
+    ax.set_yticks([])
     handles = [Patch(facecolor=c, label=f) for f, c in BIT_FIELD_COLORS.items()]
-    ax.legend(handles=handles, fontsize=LEGEND_SIZE, loc="lower right", framealpha=0.9)
+    ax.legend(handles=handles, fontsize=size, loc="upper left", ncol=3, frameon=False,
+              borderaxespad=0, handlelength=1.2, columnspacing=1.2, bbox_to_anchor=(0, 1))
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    return _finish(ax, title or "Bits of each format: sign, exponent, mantissa",
-                   "bit position (most significant first)", "", legend=None)
+    _finish(ax, title or "Bits of each float format", "bit position (most significant first)",
+            "", legend=None)
+    ax.title.set_fontsize(size)
+    ax.xaxis.label.set_fontsize(size)
+    ax.tick_params(labelsize=size)
+    return ax

@@ -397,8 +397,37 @@ def test_plot_bit_layouts_one_box_per_bit():
     counts = {f: sum(p.get_gid() == f for p in top) for f in BIT_FIELD_COLORS}
     assert counts == {"sign": 1, "exponent": 8, "mantissa": 23}
     assert ax.get_xlim() == (0, 32)
-    assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "float32 (32 bits)", "bfloat16 (16 bits)", "float8_e4m3fn (8 bits)"]
+    labels = [t for t in ax.texts if t.get_gid() == "row_label"]
+    assert [t.get_text() for t in labels] == [
+        "float32 · 32 bits: 1 + 8 + 23", "bfloat16 · 16 bits: 1 + 8 + 7",
+        "float8_e4m3fn · 8 bits: 1 + 4 + 3"]
     assert {t.get_text() for t in ax.get_legend().get_texts()} == set(BIT_FIELD_COLORS)
     with pytest.raises(ValueError, match="float formats"):
         plot_bit_layouts(["int8"])
+
+
+def test_plot_bit_layouts_stays_legible_when_shrunk():
+    """Phone-sized: big dark labels that no box touches, all inside the figure."""
+    from matplotlib.colors import to_rgb
+
+    from mini_vllm.plots import BIT_FIELD_COLORS, BIT_LAYOUT_TEXT_SIZE, plot_bit_layouts
+    ax = plot_bit_layouts()
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [p.get_window_extent(renderer) for p in ax.patches
+             if p.get_gid() in BIT_FIELD_COLORS]
+    labels = [t for t in ax.texts if t.get_gid() == "row_label"]
+    assert len(labels) == 5
+    texts = labels + ax.get_legend().get_texts() + ax.get_xticklabels() + [
+        ax.title, ax.xaxis.label]
+    for t in texts:
+        assert t.get_fontsize() >= BIT_LAYOUT_TEXT_SIZE >= 13, t.get_text()
+    for t in labels:
+        assert max(to_rgb(t.get_color())) < 0.3, "row labels are dark"
+        extent = t.get_window_extent(renderer)
+        assert not any(extent.overlaps(b) for b in boxes), t.get_text()
+        assert fig.bbox.contains(extent.x1, extent.y1), t.get_text()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(legend.overlaps(b) for b in boxes)
+    assert not legend.overlaps(ax.title.get_window_extent(renderer))

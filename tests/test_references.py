@@ -8,6 +8,7 @@ off the page, so both directions are checked here, without building the book.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -85,6 +86,50 @@ def test_source_files_are_pinned_to_a_commit(key):
     """Source files are cited at a fixed commit: the link shows what was read."""
     url = ENTRIES[key].fields["url"]
     assert re.search(r"/blob/[0-9a-f]{40}/", url), f"{key}: {url} is not pinned"
+
+
+def load_bibstyle():
+    """book/_ext/bibstyle.py, the references page's style, loaded from its file."""
+    path = REPO / "book" / "_ext" / "bibstyle.py"
+    spec = importlib.util.spec_from_file_location("bibstyle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_page_uses_the_book_style():
+    bibstyle = load_bibstyle()
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"] == {"bibstyle": "book/_ext"}
+    page = (REPO / "book" / "references.md").read_text()
+    assert f":style: {bibstyle.STYLE_NAME}" in page
+
+
+def test_source_files_link_their_path_and_commit():
+    """The link text names file and commit (the theme shortens bare GitHub URLs)."""
+    from pybtex.plugin import find_plugin
+    bibstyle = load_bibstyle()
+    bibstyle.setup(None)
+    style = find_plugin("pybtex.style.formatting", bibstyle.STYLE_NAME)()
+    entries = {e.key: e.text for e in style.format_entries(ENTRIES.values())}
+    sources = [k for k, e in ENTRIES.items()
+               if bibstyle.SOURCE_URL.match(e.fields.get("url", ""))]
+    assert len(sources) >= 8
+    for key in sources:
+        url = ENTRIES[key].fields["url"]
+        path = ENTRIES[key].fields["title"].strip("{}").replace("\\_", "_")
+        sha = re.search(r"/blob/([0-9a-f]{40})/", url).group(1)
+        assert url.endswith("/" + path), key
+        html = entries[key].render_as("html")
+        link = re.search(r'<a href="([^"]+)">(.*?)</a>', html)
+        assert link and link.group(1) == url, key
+        text = re.sub(r"<[^>]+>", "", link.group(2))
+        assert text == f"{path} at commit {sha[:8]}", key
+        assert "URL:" not in html, key
+    plain = entries["vaswani2017attention"].render_as("text")
+    assert "URL: https://arxiv.org/abs/1706.03762" in plain  # other entries: as "plain"
+    with pytest.raises(ValueError, match="url must be"):
+        bibstyle.short_commit("https://github.com/vllm-project/vllm/blob/main/setup.py")
 
 
 @pytest.mark.parametrize("path", SECTIONS, ids=[p.name for p in SECTIONS])
