@@ -17,6 +17,7 @@ References:
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import io
@@ -47,6 +48,9 @@ __all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attenti
            "explore_littles_law"]
 
 THIS_MACHINE = "this machine (CPU)"
+# What a static page (the book's site) says under an explorer's figure instead of its controls.
+STATIC_NOTE = ("The controls move in a live notebook: launch this page in Binder or Colab (the "
+               "rocket icon at the top), or open it in JupyterLab.")
 NONE = "(none)"
 POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
@@ -68,6 +72,7 @@ class Explorer(widgets.VBox):
                  render: Callable[..., tuple[Figure | None, str]],
                  on_change: Callable[[Explorer, str], None] | None = None,
                  pending: Callable[[dict], str | None] | None = None):
+        self.title = title
         self.controls = controls
         self._render = render
         self._on_change_hook = on_change
@@ -127,6 +132,32 @@ class Explorer(widgets.VBox):
             self.readout.value = _readout_html(self.readout_text)
         return self.readout_text
 
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The live widget for a kernel's front end, and for a static page (the book's site,
+        where no kernel moves the controls) the current figure with a caption instead: the site
+        prefers text/html, JupyterLab and Colab the widget view."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = self.static_html()
+        return bundle
+
+    def static_html(self) -> str:
+        """The figure at the current settings as an HTML <figure>: caption, settings, readout,
+        and where to go to move the controls. No controls: on a static page they could not move."""
+        settings = ", ".join(f"{name.replace('_', ' ')} {_setting(value)}"
+                             for name, value in self.values.items())
+        readout = "<br>".join(html.escape(line) for line in self.readout_text.splitlines())
+        if self.figure is None:
+            image = ""
+        else:
+            png = base64.b64encode(figure_png(self.figure)).decode("ascii")
+            alt = html.escape(f"{self.title} at {settings}", quote=True)
+            image = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
+                     "style='max-width:100%;height:auto'>")
+        return (f"<figure class='mini-vllm-static-explorer'>{image}<figcaption>"
+                f"<b>{html.escape(self.title)}</b>, drawn at {html.escape(settings)}."
+                f"<br><span class='readout'>{readout}</span><br><i>{STATIC_NOTE}</i>"
+                "</figcaption></figure>")
+
     def snapshot(self) -> Image:
         """The current figure as a PNG ``Image``: shows in any notebook and in the static book."""
         if self.figure is None:
@@ -158,6 +189,15 @@ class Explorer(widgets.VBox):
             if png is not None:
                 display(Image(data=png, format="png"))
         return text
+
+
+def _setting(value) -> str:
+    """A control's value as a caption shows it: 1,024 rather than 1024."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def _allowed_value(control: widgets.Widget, value):
