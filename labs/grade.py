@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,26 +53,84 @@ class Verdict:
         """The distinct 'Lab N: f is not implemented yet' messages, in order of appearance."""
         return list(dict.fromkeys(m for _, m in self.failed if "is not implemented yet" in m))
 
+    @property
+    def score(self) -> str:
+        """'3 of 17': tests of the implementation that pass, out of those that ran."""
+        return f"{len(self.passed)} of {len(self.passed) + len(self.failed)}"
+
+    @property
+    def wrong(self) -> list[tuple[str, str]]:
+        """Failing tests whose function is written but returns a wrong value."""
+        return [(t, r) for t, r in self.failed if "is not implemented yet" not in r]
+
+    @property
+    def functions_to_write(self) -> list[str]:
+        """Names of the functions still raising NotImplementedError, in order."""
+        return [m.split(": ", 1)[1].split(" is not")[0] for m in self.missing]
+
+    @property
+    def status(self) -> str:
+        """Where this verdict stands, in a few words."""
+        if self.ok:
+            return "✓ every test passes"
+        todo, wrong = len(self.functions_to_write), len(self.wrong)
+        parts = [f"{todo} function{'s' * (todo != 1)} to write"] * bool(todo)
+        parts += [f"{wrong} test{'s' * (wrong != 1)} fail on a wrong value"] * bool(wrong)
+        if not self.passed and not wrong:
+            return f"where you begin: {parts[0]}"
+        return "; ".join(parts)
+
     def __str__(self) -> str:
         title = f"Lab {int(self.lab[3:5])}"
-        lines = [f"{title} ({self.lab}) graded against {self.impl}.py: "
-                 f"{len(self.passed)} of {len(self.passed) + len(self.failed)} tests pass"]
+        lines = [f"{title} graded against {self.impl}.py: {self.score} tests pass"]
         if self.data_checks:  # they pass on an empty starter: not progress, so not in the count
             one = len(self.data_checks) == 1
             what = "a check of the lab's own data that never calls" if one else \
                 "checks of the lab's own data that never call"
-            lines.append(f"  (not counted: {', '.join(self.data_checks)}, {what} {self.impl}.py)")
+            lines.append(f"(not counted: {', '.join(self.data_checks)}, {what} {self.impl}.py)")
         by_reason: dict[str, list[str]] = {}
         for test, reason in self.failed:
             by_reason.setdefault(reason, []).append(test)
         for reason, tests in by_reason.items():
-            if "is not implemented yet" in reason:  # one line per missing function
-                lines.append(f"  ✗ {reason} ({len(tests)} test{'s' * (len(tests) > 1)})")
+            if "is not implemented yet" in reason:  # one line per function still to write
+                lines.append(f"✎ {reason} ({len(tests)} test{'s' * (len(tests) > 1)})")
             else:
-                lines += [f"  ✗ {test}: {reason}" for test in tests]
+                lines += [f"✗ {test}: {reason}" for test in tests]
         if self.ok:
-            lines.append(f"  ✓ all {len(self.passed)} tests pass")
-        return "\n".join(lines)
+            lines.append(f"✓ all {len(self.passed)} tests pass")
+        return "\n".join([lines[0]] + [_fill(line) for line in lines[1:]])
+
+
+def _fill(line: str, width: int = 77) -> str:
+    """An indented report line, wrapped to ``width`` characters (a notebook column)."""
+    return textwrap.fill(line, width, initial_indent="  ", subsequent_indent="    ",
+                         break_on_hyphens=False, break_long_words=False)
+
+
+_ROLE = {"starter": "your `starter.py`", "solution": "the reference `solution.py`"}
+
+
+def progress_table(yours: Verdict, reference: Verdict | None = None) -> str:
+    """Markdown: your verdict beside the reference's, one row each, and what is left to write."""
+    rows = [v for v in (yours, reference) if v is not None]
+    lines = ["| graded against | tests passing | where it stands |", "|---|---|---|"]
+    for v in rows:
+        status = v.status
+        if v is reference and v.ok:
+            status += ": where you are going"
+        elif v.ok and reference is not None:
+            status += ": you match the reference"
+        lines.append(f"| {_ROLE.get(v.impl, v.impl)} | {v.score} | {status} |")
+    todo = yours.functions_to_write
+    if todo:
+        names = ", ".join(f"`{name}`" for name in todo)
+        lines += ["", f"Functions still to write: {names}."]
+    checks = sorted({c for v in rows for c in v.data_checks})
+    if checks:
+        names = ", ".join(f"`{c}`" for c in checks)
+        lines += ["", f"Not counted: {names}, which checks the lab's own data and passes "
+                      "without any of your code."]
+    return "\n".join(lines)
 
 
 def _lab_dir(lab: str) -> Path:
@@ -104,20 +163,24 @@ def _short(value) -> str:
         return f"array{tuple(value.shape)}"
     if hasattr(value, "name") and not isinstance(value, (str, int, float)):
         return str(value.name)
+    if isinstance(value, float):
+        return f"{value:.6g}"  # 153.016, 3.12e+14: enough digits to compare by eye
     return repr(value)
 
 
 def attempt(function, *args, **kwargs):
-    """Call ``function``; print its result, or the one-line message if it is not written yet."""
+    """Call ``function``; print its result, or "not written yet" while it raises that."""
     shown = ", ".join([*map(_short, args), *(f"{k}={_short(v)}" for k, v in kwargs.items())])
     try:
         result = function(*args, **kwargs)
-    except NotImplementedError as exc:
-        print(f"✗ {exc}")
+    except NotImplementedError:
+        print(textwrap.fill(f"{function.__name__}({shown}) -> not written yet", 77,
+                            subsequent_indent="    ", break_long_words=False))
         return None
     small_array = hasattr(result, "shape") and getattr(result, "size", 99) <= 12
-    print(f"{function.__name__}({shown}) -> "
-          f"{[round(float(x), 4) for x in result] if small_array else _short(result)}")
+    shown_result = [round(float(x), 4) for x in result] if small_array else _short(result)
+    print(textwrap.fill(f"{function.__name__}({shown}) -> {shown_result}", 77,
+                        subsequent_indent="    ", break_long_words=False))
     return result
 
 

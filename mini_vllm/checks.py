@@ -65,33 +65,33 @@ def check_equal(actual, expected, *, what: str = "") -> None:
     print(f"✓ {_label(what)}: {actual!r}")
 
 
-def check_answer(answer, expected, *, rel: float = 0.01, what: str = "your answer") -> bool | None:
+def check_answer(answer, expected, *, rel: float = 0.01, what: str = "your answer") -> None:
     """Grade the reader's answer against the reference, for a 'Check yourself' answer slot.
 
     ``answer`` is what the reader typed: ``...`` (the slot as shipped) or None means not yet, and
     prints "your turn" instead of failing. A number within ``rel`` of the reference prints '✓';
     otherwise it says how far off it is (never the reference itself), so the reader can try
-    again. Strings and other values must be equal. Returns True or False, or None when blank.
+    again. Strings and other values must be equal. Returns None, so that a cell ending in it
+    shows only the verdict.
     """
     if not isinstance(rel, (int, float)) or isinstance(rel, bool) or not 0 <= rel < 1:
         raise ValueError(f"rel must be a number in [0, 1); got {rel!r}")
     if answer is ... or answer is None:
-        print(f"✎ your turn: replace ... with {what} and run the cell again")
-        return None
+        print(f"✎ your turn: replace ... with {what}")
+        return
     numbers = all(isinstance(x, (int, float, np.integer, np.floating))
                   and not isinstance(x, bool) for x in (answer, expected))
     if not numbers:
         ok = answer == expected
         print(f"✓ {what}: {answer!r}" if ok else f"✗ {what}: {answer!r} is not it; try again")
-        return bool(ok)
+        return
     if math.isclose(answer, expected, rel_tol=rel):
         print(f"✓ {what}: {answer:,.6g}")
-        return True
+        return
     if expected == 0:
         print(f"✗ {what}: {answer:,.6g} should be 0; try again")
-        return False
+        return
     ratio = answer / expected
     off = (f"{ratio:,.3g}x the reference" if ratio > 2 or ratio < 0.5
            else f"{abs(ratio - 1):.0%} too {'high' if ratio > 1 else 'low'}")
     print(f"✗ {what}: {answer:,.6g} is {off}; try again")
-    return False

@@ -154,7 +154,8 @@ class Explorer(widgets.VBox):
             image = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
                      "style='max-width:100%;height:auto'>")
         return (f"<figure class='mini-vllm-static-explorer'>{image}<figcaption>"
-                f"<b>{html.escape(self.title)}</b>, drawn at {html.escape(settings)}."
+                f"<b>{html.escape(self.title)}</b>, {'drawn at' if image else 'at'} "
+                f"{html.escape(settings)}."
                 f"<br><span class='readout'>{readout}</span><br><i>{STATIC_NOTE}</i>"
                 "</figcaption></figure>")
 

@@ -50,18 +50,19 @@ def test_check_equal_on_arrays(capsys):
 
 def test_check_answer_grades_without_raising(capsys):
     from mini_vllm.checks import check_answer
-    assert check_answer(..., 153.0, what="the ridge") is None
-    assert "your turn" in capsys.readouterr().out
-    assert check_answer(None, 153.0) is None
-    capsys.readouterr()
-    assert check_answer(153.5, 153.0, what="the ridge") is True
-    assert capsys.readouterr().out.startswith("✓ the ridge: 153.5")
-    assert check_answer(160, 153.0, what="the ridge") is False
-    out = capsys.readouterr().out
-    assert "5% too high" in out and "153" not in out.split("160")[1]  # the reference stays hidden
-    assert check_answer(10.0, 153.0) is False and "0.0654x" in capsys.readouterr().out
-    assert check_answer(1, 0) is False and "should be 0" in capsys.readouterr().out
-    assert check_answer("memory-bound", "memory-bound") is True
-    assert check_answer("compute-bound", "memory-bound") is False
+
+    def verdict(*args, **kwargs) -> str:
+        assert check_answer(*args, **kwargs) is None  # a cell ending in it shows only the text
+        return capsys.readouterr().out
+
+    assert verdict(..., 153.0, what="the ridge").startswith("✎ your turn")
+    assert verdict(None, 153.0).startswith("✎ your turn")
+    assert verdict(153.5, 153.0, what="the ridge").startswith("✓ the ridge: 153.5")
+    out = verdict(160, 153.0, what="the ridge")
+    assert out.startswith("✗") and "5% too high" in out and "153" not in out  # reference hidden
+    assert "0.0654x" in verdict(10.0, 153.0)
+    assert "should be 0" in verdict(1, 0)
+    assert verdict("memory-bound", "memory-bound").startswith("✓")
+    assert verdict("compute-bound", "memory-bound").startswith("✗")
     with pytest.raises(ValueError, match="rel"):
         check_answer(1.0, 1.0, rel=-1)

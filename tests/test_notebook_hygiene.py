@@ -193,7 +193,8 @@ def test_no_page_refers_to_a_document_the_reader_does_not_have(path):
     assert not hits, f"{path.name}: mentions 'syllabus' {len(hits)} time(s)"
 
 
-# The labs page runs the reference solutions on purpose: their verdict is what it shows.
+# The labs page shows what the reference solutions return on purpose: those numbers are the
+# targets a learner's starter must reproduce (the solutions' code stays folded).
 SHOWS_REFERENCE_OUTPUT = {"00_40_labs.ipynb"}
 
 
@@ -201,7 +202,79 @@ SHOWS_REFERENCE_OUTPUT = {"00_40_labs.ipynb"}
 def test_solution_outputs_are_folded_too(path):
     """The output under a solution is the answer: it stays folded until the reader asks."""
     if path.name in SHOWS_REFERENCE_OUTPUT:
-        pytest.skip("the labs page shows the reference verdicts deliberately")
+        pytest.skip("the labs page shows the reference results as targets to reproduce")
     bad = [i for i, c in enumerate(load(path)["cells"])
            if "solution" in tags(c) and not tags(c) & {"hide-output", "hide-cell", "remove-output"}]
     assert not bad, f"{path.name}: solution cells {bad} must also be tagged hide-output"
+
+
+# ---- issue 17: code fits the column, numbers in the sentence, the site's own logo ----------------
+
+CODE_WIDTH = 77  # characters of code the site's code column shows at 1280 px without scrolling
+GLUE_RE = re.compile(r"\bglue\(|\{glue[:}]|\bimport glue\b")
+POINTS_AT_OUTPUT_RE = re.compile(r"\bprinted\s+(?:\w+\s+)?(?:above|below)\b", re.IGNORECASE)
+PROSE_FILES = NOTEBOOKS + sorted((REPO / "book").glob("*.md"))
+
+
+def is_colab_bootstrap(cell: dict) -> bool:
+    return (cell["cell_type"] == "code" and "google.colab" in source(cell)
+            and "remove-cell" in tags(cell))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_code_lines_fit_the_site_column(path):
+    """No code line scrolls sideways on the site: at most 77 characters (the Colab bootstrap
+    cell is exempt, the site removes it)."""
+    long = [f"cell {i}: {len(line)} chars: {line.strip()[:60]}"
+            for i, c in enumerate(load(path)["cells"])
+            if c["cell_type"] == "code" and not is_colab_bootstrap(c)
+            for line in source(c).splitlines() if len(line) > CODE_WIDTH]
+    assert not long, (f"{path.name}: {len(long)} code lines longer than {CODE_WIDTH} characters:\n"
+                      + "\n".join(long[:20]))
+
+
+@pytest.mark.parametrize("path", PROSE_FILES, ids=[p.name for p in PROSE_FILES])
+def test_prose_numbers_use_eval_not_glue(path):
+    """The book shows computed numbers with {eval} (rendered on the site and, through
+    jupyterlab-myst, in JupyterLab); myst-nb's glue shows as a raw role in JupyterLab and Colab."""
+    text = path.read_text(encoding="utf-8")
+    hits = [m.group(0) for m in GLUE_RE.finditer(text)]
+    assert not hits, f"{path.name}: glue left: {hits[:10]} (use {{eval}}`name`)"
+
+
+@pytest.mark.parametrize("path", PROSE_FILES, ids=[p.name for p in PROSE_FILES])
+def test_prose_never_says_printed_above_or_below(path):
+    """A sentence gives its number; it does not send the reader hunting in an output."""
+    if path.suffix == ".ipynb":
+        text = "\n".join(source(c) for c in load(path)["cells"])
+    else:
+        text = path.read_text(encoding="utf-8")
+    hits = [text[max(0, m.start() - 40):m.end() + 10].replace("\n", " ")
+            for m in POINTS_AT_OUTPUT_RE.finditer(text)]
+    assert not hits, f"{path.name}: {len(hits)} 'printed above/below': {hits[:5]}"
+
+
+def test_logo_and_favicon_are_the_books_own():
+    """book/_ext/book_logo.py draws them; the committed files are its drawing, and _config.yml
+    links them (top-level logo, html.favicon)."""
+    import importlib.util
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("book_logo", REPO / "book/_ext/book_logo.py")
+    book_logo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_logo)
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["logo"] == "book/_static/logo.svg"
+    assert config["html"]["favicon"] == "book/_static/favicon.png"
+    logo, favicon = REPO / config["logo"], REPO / config["html"]["favicon"]
+    assert logo.read_text(encoding="utf-8") == book_logo.logo_svg(), (
+        "logo.svg differs from its drawing: run .venv/bin/python book/_ext/book_logo.py")
+    committed = np.asarray(Image.open(favicon).convert("RGBA"), dtype=np.int16)
+    drawn = np.asarray(Image.open(io.BytesIO(book_logo.favicon_png())).convert("RGBA"),
+                       dtype=np.int16)
+    assert committed.shape == drawn.shape == (book_logo.SIZE, book_logo.SIZE, 4)
+    assert np.abs(committed - drawn).mean() < 2, (  # antialiasing may differ across versions
+        "favicon.png differs from its drawing: run .venv/bin/python book/_ext/book_logo.py")

@@ -10,6 +10,8 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from pathlib import Path  # noqa: E402
+
 from mini_vllm import memory, plots, roofline, widgets  # noqa: E402
 from mini_vllm.catalog import get_model  # noqa: E402
 from mini_vllm.engine import count_work  # noqa: E402
@@ -410,3 +412,32 @@ def test_every_control_has_an_uncut_description(explorers):
         for control in w.controls.values():
             if control.description:
                 assert control.style.description_width == "initial", (name, control.description)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_static_page_gets_the_figure_and_no_controls(name):
+    """The bundle carries the live widget (JupyterLab, Colab) and a static figure for the site,
+    which drops the widget view (_config.yml: nb_mime_priority_overrides)."""
+    import base64
+    import html
+    import re
+    explorer = FACTORIES[name]()  # at its defaults, as a notebook cell shows it
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    page = bundle["text/html"]
+    assert page.count("<img") == 1 and "<input" not in page and "<select" not in page
+    png = re.search(r"src='data:image/png;base64,([^']+)'", page).group(1)
+    assert base64.b64decode(png) == widgets.figure_png(explorer.figure)  # the figure shown
+    alt = html.unescape(re.search(r"alt='([^']+)'", page).group(1))
+    assert alt.startswith(explorer.title) and ".png" not in alt
+    assert widgets.STATIC_NOTE in page and html.escape(explorer.title) in page
+    for value in explorer.values.values():  # the caption says at which settings it is drawn
+        assert widgets._setting(value).split(" ")[0] in page
+
+
+def test_site_config_prefers_the_static_figure():
+    import yaml
+    config = yaml.safe_load((Path(__file__).parents[1] / "_config.yml").read_text())
+    overrides = config["sphinx"]["config"]["nb_mime_priority_overrides"]
+    assert ["html", "application/vnd.jupyter.widget-view+json", None] in overrides
+    assert config["sphinx"]["config"]["nb_ipywidgets_js"] == {}
