@@ -7,6 +7,7 @@ the browser test, so the notebooks are executed by Sphinx only once.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,5 +88,11 @@ def built_book(tmp_path_factory) -> BookBuild:
     seconds = time.perf_counter() - start
     log = proc.stdout + proc.stderr
     (out / "build.log").write_text(log)
-    print(f"\njupyter-book build: {seconds:.1f} s (log: {out / 'build.log'})")
+    # Per-notebook execution times, slowest first: where a slow or stalled build spent its time.
+    times = sorted(((float(t), Path(nb).name) for nb, t in re.findall(
+        r"(\S+\.ipynb): Executed notebook in ([\d.]+) seconds", log)), reverse=True)
+    (out / "notebook-times.txt").write_text("".join(f"{t:8.2f} s  {nb}\n" for t, nb in times))
+    slowest = ", ".join(f"{nb} {t:.1f} s" for t, nb in times[:3])
+    print(f"\njupyter-book build: {seconds:.1f} s; slowest notebooks: {slowest} "
+          f"(log: {out / 'build.log'})")
     return BookBuild(proc.returncode, log, out / "_build" / "html", seconds)

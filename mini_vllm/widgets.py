@@ -49,8 +49,8 @@ __all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attenti
 
 THIS_MACHINE = "this machine (CPU)"
 # What a static page (the book's site) says under an explorer's figure instead of its controls.
-STATIC_NOTE = ("The controls move in a live notebook: launch this page in Binder or Colab (the "
-               "rocket icon at the top), or open it in JupyterLab.")
+STATIC_NOTE = ("In a live notebook (Binder or Colab: the rocket icon at the top; or JupyterLab) "
+               "controls redraw this.")
 NONE = "(none)"
 POWERS_OF_TWO = [2 ** i for i in range(0, 11)]  # 1 .. 1024
 CONTEXTS = [2 ** i for i in range(8, 18)]  # 256 .. 131072 tokens
@@ -141,23 +141,26 @@ class Explorer(widgets.VBox):
         return bundle
 
     def static_html(self) -> str:
-        """The figure at the current settings as an HTML <figure>: caption, settings, readout,
-        and where to go to move the controls. No controls: on a static page they could not move."""
-        settings = ", ".join(f"{name.replace('_', ' ')} {_setting(value)}"
-                             for name, value in self.values.items())
+        """The explorer at its current settings for a static page: the figure (or, for an
+        explorer without one, its readout) captioned with the settings it was drawn at, and where
+        to go to move the controls. No controls: on a static page they could not move."""
+        settings = "; ".join(f"{_label(control)} {_setting(control.value)}"
+                             for control in self.controls.values())
         readout = "<br>".join(html.escape(line) for line in self.readout_text.splitlines())
-        if self.figure is None:
-            image = ""
+        if self.figure is None:  # a readout-only explorer: the text is the figure
+            body = (f"<div class='readout' style='border:1px solid #ccc;border-radius:4px;"
+                    f"padding:0.6em 0.9em;text-align:left'>{readout}</div>")
+            caption = (f"<b>{html.escape(self.title)}</b>, at {html.escape(settings)}. "
+                       f"<i>{STATIC_NOTE}</i>")
         else:
             png = base64.b64encode(figure_png(self.figure)).decode("ascii")
-            alt = html.escape(f"{self.title} at {settings}", quote=True)
-            image = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
-                     "style='max-width:100%;height:auto'>")
-        return (f"<figure class='mini-vllm-static-explorer'>{image}<figcaption>"
-                f"<b>{html.escape(self.title)}</b>, {'drawn at' if image else 'at'} "
-                f"{html.escape(settings)}."
-                f"<br><span class='readout'>{readout}</span><br><i>{STATIC_NOTE}</i>"
-                "</figcaption></figure>")
+            alt = html.escape(f"{self.title}, at {settings}", quote=True)
+            body = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
+                    "style='max-width:100%;height:auto'>")
+            caption = (f"<b>{html.escape(self.title)}</b>, drawn at {html.escape(settings)}."
+                       f"<br><span class='readout'>{readout}</span><br><i>{STATIC_NOTE}</i>")
+        return (f"<figure class='mini-vllm-static-explorer'>{body}"
+                f"<figcaption>{caption}</figcaption></figure>")
 
     def snapshot(self) -> Image:
         """The current figure as a PNG ``Image``: shows in any notebook and in the static book."""
@@ -193,12 +196,19 @@ class Explorer(widgets.VBox):
 
 
 def _setting(value) -> str:
-    """A control's value as a caption shows it: 1,024 rather than 1024."""
+    """A control's value as a caption shows it: 1,024 rather than 1024, text in quotes."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, str) and not isinstance(value, bool):
+        return f"“{value}”" if " " in value.strip() or not value.strip() else value
     return str(value)
+
+
+def _label(control: widgets.Widget) -> str:
+    """A control's label as the reader sees it next to the control ('top-k (0 = off)')."""
+    return getattr(control, "description", "") or "value"
 
 
 def _allowed_value(control: widgets.Widget, value):
