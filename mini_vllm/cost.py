@@ -25,6 +25,7 @@ from .roofline import decode_tokens_per_s_bound
 H100_PRICE_PER_HOUR_USD = 3.99
 H100_PRICE_DATE = "2026-09-25"
 H100_PRICE_SOURCE = "https://lambda.ai/pricing"
+H100_PRICED_GPU = "H100 SXM5 80GB"  # the catalog's name for the GPU that price is for
 SECONDS_PER_HOUR = 3600
 
 
@@ -58,7 +59,7 @@ def roofline_cost_per_million_tokens(cfg: ModelConfig, gpu, batch_size: int = 1,
     gpu = get_gpu(gpu) if isinstance(gpu, str) else gpu
     if price_per_gpu_hour is None:
         name = getattr(gpu, "name", repr(gpu))
-        if "H100" not in name:
+        if name != H100_PRICED_GPU:  # the dated default is for this part only
             raise ValueError(f"price_per_gpu_hour: give the price of one {name} per hour; "
                              f"the default (${H100_PRICE_PER_HOUR_USD}) is an H100's")
         price_per_gpu_hour = H100_PRICE_PER_HOUR_USD

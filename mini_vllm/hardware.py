@@ -24,7 +24,6 @@ import csv
 import ctypes
 import functools
 import json
-import math
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .config import canonical_dtype
+from .memory import _check_positive
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -52,20 +52,13 @@ GPU_ALIASES: dict[str, str] = {
 _TFLOPS_FIELDS = {"bfloat16": "bf16", "float16": "fp16", "fp8": "fp8"}
 
 
-def _check_figure(name: str, value, allowed: str = "") -> None:
-    """A finite number > 0 (not a bool): memory, bandwidth, a FLOP/s rate, a power."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or not value > 0:
-        raise ValueError(f"{name} must be {allowed}a finite number > 0; got {value!r}")
-
-
 def _rates(name: str, table) -> dict[str, float]:
     """A {dtype: FLOP/s} mapping with canonical dtype names and finite rates > 0."""
     if not isinstance(table, Mapping):
         raise ValueError(f"{name} must be a mapping of dtype names to FLOP/s; got {table!r}")
     rates = {}
     for dtype, rate in table.items():
-        _check_figure(f"{name}[{dtype!r}]", rate)
+        _check_positive(f"{name}[{dtype!r}]", rate)
         rates[canonical_dtype(dtype, f"a key of {name}")] = rate
     return rates
 
@@ -94,7 +87,7 @@ class GPUSpec:
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "bandwidth_bytes_per_s"):
-            _check_figure(name, getattr(self, name))
+            _check_positive(name, getattr(self, name))
         for name in ("name", "vendor", "arch", "memory_type", "confidence", "notes",
                      "memory_kind", "memory_source"):
             if not isinstance(getattr(self, name), str):
@@ -105,9 +98,9 @@ class GPUSpec:
             raise ValueError(f"sources must be a tuple of strings; got {self.sources!r}")
         if not isinstance(self.estimated, bool):
             raise ValueError(f"estimated must be True or False; got {self.estimated!r}")
-        for name in ("tdp_w", "nominal_memory_gb"):
+        for name in ("tdp_w", "nominal_memory_gb"):  # None, or a number > 0
             if getattr(self, name) is not None:
-                _check_figure(name, getattr(self, name), "None or ")
+                _check_positive(name, getattr(self, name))
         mib = self.nvidia_smi_mib
         if mib is not None and (isinstance(mib, bool) or not isinstance(mib, int) or mib < 1):
             raise ValueError(f"nvidia_smi_mib must be None or an integer >= 1; got {mib!r}")
@@ -328,7 +321,7 @@ def measure_host(seconds: float = 3.0, progress: bool = True, rng: np.random.Gen
     one core, which is stable on a shared machine and matches how the toy engine is timed in the
     book; ``threads=None`` lets BLAS use every core (the machine's peak, noisier under load).
     """
-    _check_figure("seconds", seconds)
+    _check_positive("seconds", seconds)
     if seconds > 3600:
         raise ValueError(f"seconds must be at most 3600 (an hour); got {seconds!r}")
     if not isinstance(progress, bool):

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 
-from .config import ModelConfig, canonical_dtype, dtype_bytes
+from .config import ModelConfig, canonical_dtype
 from .hardware import GPUSpec, get_gpu
-from .memory import (_bytes_per, _check_bool, _check_config, _check_count, _check_positive,
+from .memory import (_bytes_per, _check_config, _check_count, _check_positive,
                      _exact, kv_bytes_per_sequence, num_active_params, num_params,
                      param_breakdown)
 
@@ -53,7 +53,6 @@ def _compute_dtype(cfg: ModelConfig, dtype: str | None, weight_dtype: str | None
 def peak_and_bandwidth(gpu, dtype: str = "bfloat16", sparse: bool = False) -> tuple[float, float]:
     """(peak FLOP/s, bandwidth bytes/s) of a GPUSpec or GPU name; dense unless sparse=True."""
     gpu = _gpu(gpu)
-    _check_bool("sparse", sparse)
     return gpu.peak_flops(dtype, sparse), gpu.bandwidth_bytes_per_s
 
 
@@ -237,7 +236,7 @@ def critical_batch_size(cfg: ModelConfig, gpu, *, context_len: int = 0,
 
     if ridge * kv >= two_n:  # even an endless batch stays below the ridge: 2N / K at most
         return math.inf
-    each = dtype_bytes(weight_dtype or cfg.dtype, "weight_dtype")
+    each = _bytes_per(cfg, weight_dtype, "weight_dtype")
     margin = two_n - ridge * (kv + _lookup_bytes(cfg, 1, each))
     rows_capped_at = min(cfg.vocab_size, cfg.max_position_embeddings)
     if not cfg.is_moe and margin > 0:

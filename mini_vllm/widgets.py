@@ -79,6 +79,7 @@ class Explorer(widgets.VBox):
         self._pending = pending  # values -> a message when the next render must measure first
         self._busy = False
         self.figure: Figure | None = None
+        self._png: bytes | None = None  # the figure as last drawn, for static_html
         self.readout_text = ""
         self.output = widgets.Output()
         self.readout = widgets.HTML()
@@ -147,13 +148,13 @@ class Explorer(widgets.VBox):
         settings = "; ".join(f"{_label(control)} {_setting(control.value)}"
                              for control in self.controls.values())
         readout = "<br>".join(html.escape(line) for line in self.readout_text.splitlines())
-        if self.figure is None:  # a readout-only explorer: the text is the figure
+        if self._png is None:  # a readout-only explorer: the text is the figure
             body = (f"<div class='readout' style='border:1px solid #ccc;border-radius:4px;"
                     f"padding:0.6em 0.9em;text-align:left'>{readout}</div>")
             caption = (f"<b>{html.escape(self.title)}</b>, at {html.escape(settings)}. "
                        f"<i>{STATIC_NOTE}</i>")
         else:
-            png = base64.b64encode(figure_png(self.figure)).decode("ascii")
+            png = base64.b64encode(self._png).decode("ascii")
             alt = html.escape(f"{self.title}, at {settings}", quote=True)
             body = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
                     "style='max-width:100%;height:auto'>")
@@ -187,7 +188,7 @@ class Explorer(widgets.VBox):
         fig, text = safe_render(self._render, self.values)
         self.figure, self.readout_text = fig, text
         self.readout.value = _readout_html(text)
-        png = figure_png(fig) if fig is not None else None
+        png = self._png = figure_png(fig) if fig is not None else None
         with self.output:
             self.output.clear_output(wait=True)
             if png is not None:
@@ -201,7 +202,7 @@ def _setting(value) -> str:
         return "on" if value else "off"
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, str) and not isinstance(value, bool):
+    if isinstance(value, str):
         return f"“{value}”" if " " in value.strip() or not value.strip() else value
     return str(value)
 

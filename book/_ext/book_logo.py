@@ -5,7 +5,7 @@ orange, over the tokens of a batch, on the book's blue; colours from mini_vllm.s
 (Okabe-Ito). One geometry, two renderings: a hand-written SVG (the logo, sharp at any size)
 and a 64 x 64 PNG drawn with matplotlib (the favicon, which every browser shows).
 
-Regenerate after changing the drawing (tests/test_browser.py checks the files match):
+Regenerate after changing the drawing (tests/test_notebook_hygiene.py::test_logo_and_favicon_are_the_books_own checks the files match):
     .venv/bin/python book/_ext/book_logo.py
 _config.yml links them: top-level ``logo: book/_static/logo.svg`` and
 ``html: favicon: book/_static/favicon.png``.
