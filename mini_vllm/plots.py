@@ -13,23 +13,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
+from matplotlib.transforms import Bbox
+from matplotlib.ticker import (FixedLocator, FuncFormatter, Locator, LogLocator,
+                               MaxNLocator, NullLocator)
 
 from . import memory, numformats, roofline
 from .config import ModelConfig
 from .sampler import SamplingParams, apply_temperature, probabilities
-from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, FIGSIZE, GREY, LABEL_SIZE, LEGEND_SIZE,
-                    MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE, figure_dpi)
+from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, FIGSIZE, GREY, LABEL_SIZE,
+                    LEGEND_SIZE, MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE, figure_dpi,
+                    gpu_colour)
 from .units import GiB, format_count
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
            "plot_littles_law", "plot_bpe_tradeoff", "plot_throughput_latency", "plot_in_flight",
-           "plot_latency_histogram", "plot_request_counters", "new_axes"]
+           "plot_latency_histogram", "plot_request_counters", "new_axes", "count_text",
+           "median_timing", "whole_sequences", "plural"]
 
 
 # ---- shared helpers -------------------------------------------------------------------------
@@ -62,12 +71,45 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None =
     for axis in (ax.xaxis, ax.yaxis):  # ~5 ticks: large labels that do not collide, fast draws
         if isinstance(axis.get_major_locator(), MaxNLocator):
             axis.get_major_locator().set_params(nbins=5)
+        if not isinstance(axis.get_major_locator(), (NullLocator, FixedLocator, InView)):
+            axis.set_major_locator(InView(axis.get_major_locator()))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=LEGEND_SIZE, loc=legend, framealpha=0.9)
     return ax
 
 
+class InView(Locator):
+    """The ticks of ``locator`` that lie inside the view. Locators add one beyond each end,
+    which matplotlib builds and then hides; a Tick is five artists (~0.5 ms a redraw here)."""
+
+    def __init__(self, locator: Locator):
+        self.locator = locator
+
+    def set_axis(self, axis) -> None:
+        super().set_axis(axis)
+        self.locator.set_axis(axis)
+
+    def __call__(self) -> np.ndarray:
+        locs = np.asarray(self.locator(), dtype=float)
+        # the test matplotlib uses to hide a tick (Axis._update_ticks), with more tolerance
+        lo, hi = self.axis.get_transform().transform(sorted(self.axis.get_view_interval()))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            at = self.axis.get_transform().transform(locs)
+        slack = 1e-6 * abs(hi - lo)
+        return locs[(at >= min(lo, hi) - slack) & (at <= max(lo, hi) + slack)]
+
+    def tick_values(self, vmin: float, vmax: float):
+        return self.locator.tick_values(vmin, vmax)
+
+    def view_limits(self, vmin: float, vmax: float):
+        return self.locator.view_limits(vmin, vmax)
+
+    def nonsingular(self, v0: float, v1: float):
+        return self.locator.nonsingular(v0, v1)
+
+
 MASKED_RGBA = (0.87, 0.87, 0.87, 1.0)  # light grey: cells the causal mask removes
+MASK_CROSS = "#8a8a8a"  # the cross in each of them: visible on the grey, quieter than data
 _SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
@@ -94,70 +136,152 @@ def _as_list(x) -> list:
 
 
 # ---- 1. roofline ----------------------------------------------------------------------------
+REGION_LABELS = (("memory-bound", OKABE_ITO["blue"]), ("compute-bound", OKABE_ITO["vermillion"]))
+
+
 def plot_roofline(gpus, cfg: ModelConfig | None = None, *, batch_sizes: Sequence[int] = (1,),
                   prompt_len: int | None = 512, dtype: str | Sequence[str] = "bfloat16",
                   weight_dtype: str | None = None, context_len: int = 0,
                   measured: Sequence[tuple[float, float]] | None = None,
                   measured_label: str = "measured", ax: Axes | None = None) -> Axes:
-    """Attainable FLOP/s vs arithmetic intensity (log-log) for each GPU, with decode/prefill points.
+    """Attainable FLOP/s vs arithmetic intensity (log-log) per GPU, decode and prefill on each.
 
-    The first GPU's ridge splits the plane into memory-bound (left, blue) and compute-bound
-    (right, orange) regions. Decode points (one per batch size) and a prefill point of
-    ``prompt_len`` tokens are placed on the first GPU's roof. ``measured`` is an optional list of
-    (intensity FLOP/byte, achieved FLOP/s) pairs drawn as crosses. ``dtype`` is the math dtype
-    (one for all GPUs, or one per GPU: a CPU has a float32 rate, not a bf16 one).
+    Each GPU has its colour (``style.gpu_colour``) and its band under its roof, shaded blue
+    (memory-bound) left of that GPU's own ridge and orange (compute-bound) right of it. Decode
+    points (one per batch size, each labelled) and a prefill point of ``prompt_len`` tokens sit
+    on every GPU's roof. ``measured`` is an optional list of (intensity FLOP/byte, achieved
+    FLOP/s) pairs drawn as crosses. ``dtype`` is the math dtype (one for all GPUs, or one per
+    GPU: a CPU has a float32 rate, not a bf16 one).
     """
     gpus = _as_list(gpus)
     dtypes = [dtype] * len(gpus) if isinstance(dtype, str) else list(dtype)
     if len(dtypes) != len(gpus):
         raise ValueError(f"give one dtype or one per GPU; got {len(dtypes)} for {len(gpus)} GPUs")
     ax = new_axes(ax)
-    points = _roofline_points(gpus[0], cfg, batch_sizes, prompt_len, dtypes[0], weight_dtype,
-                              context_len)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    points = [_roofline_points(g, cfg, batch_sizes, prompt_len, d, weight_dtype, context_len)
+              for g, d in zip(gpus, dtypes)]
     ridges = [roofline.ridge_point(g, d) for g, d in zip(gpus, dtypes)]
-    xs = [i for i, _, _ in points] + ridges + [i for i, _ in measured or []]
-    lo, hi = 10 ** np.floor(np.log10(min(xs) / 3)), 10 ** np.ceil(np.log10(max(xs) * 3))
-    ax.set_xlim(lo, hi)  # before the points: label spacing is measured in decades of the axis
-    _draw_roofs(ax, gpus, dtypes, ridges, np.geomspace(lo, hi, 64))
-    _draw_roofline_points(ax, points)
+    lo, hi = _roofline_xlim(ax, [i for i, _, _ in points[0]] + [i for i, _ in measured or []],
+                            ridges)
+    low = min([roofline.attainable_flops(g, lo, d) for g, d in zip(gpus, dtypes)]
+              + [f for _, f in measured or []]) / 4  # room under the lowest roof for the labels
+    top = 4 * max(g.peak_flops(d) for g, d in zip(gpus, dtypes))
+    ax.set_ylim(low, top)
+    roofs = _draw_roofs(ax, gpus, dtypes, ridges, _roofline_grid(lo, hi, ridges), low)
+    markers = _draw_roofline_points(ax, gpus, points)
     if measured:
         mx, my = zip(*measured)
-        ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label)
+        ax.plot(mx, my, "x", color=OKABE_ITO["black"], ms=9, mew=2, label=measured_label,
+                gid="measured")
     for axis in (ax.xaxis, ax.yaxis):
         _log_axis(axis)
     ax.set_xlim(lo, hi)
-    ax.set_ylim(top=4 * max(roofline.attainable_flops(g, hi, d) for g, d in zip(gpus, dtypes)))
     what = f"{cfg.name}, {weight_dtype or cfg.dtype} weights, " if cfg is not None else ""
     math = "/".join(dict.fromkeys(dtypes))
     title = f"Roofline: {what}{math} math\non {', '.join(g.name for g in gpus)}"
-    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)",
-            legend="lower right")
+    _finish(ax, title, "arithmetic intensity (FLOP/byte)", "attainable (FLOP/s)", legend=None)
+    legend = ax.legend(handles=roofs + markers + [a for a in ax.get_lines()
+                                                  if a.get_gid() == "measured"],
+                       fontsize=LEGEND_SIZE, loc="upper left", framealpha=0.9)
+    _clear_legend(ax, legend, roofs)
+    _label_decode_points(ax, points[0], avoid=[legend] + [t for t in ax.texts])
     return ax
 
 
-def _draw_roofs(ax: Axes, gpus, dtypes, ridges, intensity: np.ndarray) -> None:
-    """One roof per GPU with its ridge marked; the first GPU's ridge splits the shaded regions."""
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.axvspan(intensity[0], ridges[0], color=MEMORY_BOUND_FILL, alpha=0.15, lw=0)
-    ax.axvspan(ridges[0], intensity[-1], color=COMPUTE_BOUND_FILL, alpha=0.15, lw=0)
-    ax.text(0.02, 0.96, "memory-bound", transform=ax.transAxes, va="top",
-            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["blue"])
-    ax.text(0.98, 0.96, "compute-bound", transform=ax.transAxes, ha="right", va="top",
-            fontsize=ANNOTATION_SIZE, color=OKABE_ITO["vermillion"])
-    for k, (gpu, ridge, d) in enumerate(zip(gpus, ridges, dtypes)):
-        color = CYCLE[k % len(CYCLE)]
-        ax.plot(intensity, [roofline.attainable_flops(gpu, i, d) for i in intensity],
-                color=color, lw=2.5, label=f"{gpu.name} roof")
-        peak = roofline.attainable_flops(gpu, ridge, d)
-        ax.plot([ridge], [peak], "D", color=color, ms=8)
-        # Inside the axes and off the other roofs: the first ridge's label below its roof (left
-        # of the diamond near the right edge), a compared GPU's above-left of its diamond.
-        near_right = np.log(ridge / intensity[0]) > 0.7 * np.log(intensity[-1] / intensity[0])
-        left = near_right or k > 0
-        ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak), xytext=(-6 if left else 4,
-                    6 if k > 0 else -16), textcoords="offset points", fontsize=ANNOTATION_SIZE,
-                    color=color, ha="right" if left else "left")
+def _roofline_xlim(ax: Axes, xs: list[float], ridges: list[float]) -> tuple[float, float]:
+    """Whole decades around the points, wide enough that the region labels fit left of the
+    lowest ridge and right of the highest one (each label's width measured in decades)."""
+    lo = 10 ** np.floor(np.log10(min(xs + ridges) / 3))
+    hi = 10 ** np.ceil(np.log10(max(xs + ridges) * 3))
+    for _ in range(3):  # widening the axis shrinks a decade: check again
+        px_per_decade = ax.bbox.width / np.log10(hi / lo)
+        need = [1.15 * _text_width_px(ax, text) / px_per_decade + 0.1 for text, _ in REGION_LABELS]
+        lo = min(lo, 10 ** np.floor(np.log10(min(ridges)) - need[0]))
+        hi = max(hi, 10 ** np.ceil(np.log10(max(ridges)) + need[1]))
+    return lo, hi
+
+
+def _text_width_px(ax: Axes, text: str, size: float = ANNOTATION_SIZE) -> float:
+    """Width in display pixels of ``text`` at ``size`` points (DejaVu Sans: ~0.6 em a char)."""
+    return 0.62 * size * len(text) * ax.figure.dpi / 72
+
+
+def _roofline_grid(lo: float, hi: float, ridges: list[float]) -> np.ndarray:
+    """Intensities to draw the roofs at: a log grid plus every ridge, so corners are exact."""
+    return np.unique(np.concatenate([np.geomspace(lo, hi, 64), ridges]))
+
+
+def _draw_roofs(ax: Axes, gpus, dtypes, ridges, intensity: np.ndarray, low: float) -> list:
+    """One roof per GPU in its colour, its ridge marked; under each roof, down to the next roof
+    below it, that GPU's band: memory-bound left of its own ridge, compute-bound right of it."""
+    roofs = np.array([[roofline.attainable_flops(g, i, d) for i in intensity]
+                      for g, d in zip(gpus, dtypes)])  # (num_gpus, num_points)
+    lines, colours = [], []
+    for k, (gpu, ridge, roof) in enumerate(zip(gpus, ridges, roofs)):
+        # (num_points,) the next roof down; of two equal roofs the earlier GPU's counts as lower
+        lower = (roofs < roof) | ((roofs == roof) & (np.arange(len(gpus)) < k)[:, None])
+        below = np.where(lower, roofs, low).max(axis=0)
+        for region, where in ((0, intensity <= ridge), (1, intensity >= ridge)):
+            ax.fill_between(intensity, below, roof, where=where, lw=0, alpha=0.16,
+                            color=(MEMORY_BOUND_FILL, COMPUTE_BOUND_FILL)[region],
+                            gid=f"{REGION_LABELS[region][0]}:{gpu.name}")
+        colour = gpu_colour(gpu.name)
+        style = "--" if colour in colours else "-"  # two of one family: tell them apart
+        colours.append(colour)
+        lines += ax.plot(intensity, roof, style, color=colour, lw=2.5, label=f"{gpu.name} roof",
+                         gid=f"roof:{gpu.name}")
+        peak = roofline.attainable_flops(gpu, ridge, dtypes[k])
+        ax.plot([ridge], [peak], "D", color=colour, ms=8, gid=f"ridge:{gpu.name}")
+        ax.plot([ridge, ridge], [low, peak], ":", color=colour, lw=1.5,
+                gid=f"ridge-line:{gpu.name}")
+    _label_ridges(ax, gpus, ridges, low)
+    for (text, colour), x, ha in zip(REGION_LABELS, (intensity[0] * 1.15, intensity[-1] / 1.15),
+                                     ("left", "right")):
+        ax.annotate(text, (x, low), xytext=(0, 4), textcoords="offset points", ha=ha,
+                    va="bottom", fontsize=ANNOTATION_SIZE, color=colour, gid="region-label")
+    return lines
+
+
+def _label_ridges(ax: Axes, gpus, ridges, low: float) -> None:
+    """Each ridge's value beside its dotted line, one row per GPU above the region labels:
+    right of the line if it fits before the axis ends or the next ridge, else left of it."""
+    lo, hi = ax.get_xlim()
+    px_per_decade = ax.bbox.width / np.log10(hi / lo)
+    for k, (gpu, ridge) in enumerate(zip(gpus, ridges)):
+        text = f"ridge {ridge:,.0f} FLOP/B"
+        end = min([hi] + [r for r in ridges if r > ridge])  # the text must stop before this
+        right = np.log10(end / ridge) * px_per_decade > _text_width_px(ax, text) + 12
+        ax.annotate(text, (ridge, low), xytext=(4 if right else -4, 4 + 15 * (k + 1)),
+                    textcoords="offset points", ha="left" if right else "right", va="bottom",
+                    fontsize=ANNOTATION_SIZE, color=gpu_colour(gpu.name), gid="ridge-label")
+
+
+def _clear_legend(ax: Axes, legend, roofs: list) -> None:
+    """Raise the top of the y axis until no roof passes under the legend (upper left)."""
+    renderer = _renderer(ax)
+    for _ in range(4):
+        box = legend.get_window_extent(renderer)
+        overlap = 0.0
+        for line in roofs:
+            x, y = ax.transData.transform(np.column_stack(line.get_data())).T
+            inside = (x >= box.x0) & (x <= box.x1)
+            if inside.any():
+                overlap = max(overlap, y[inside].max() - box.y0 + 6)  # 6 px of air
+        if overlap <= 0:
+            return
+        low, top = ax.get_ylim()
+        decades = np.log10(top / low)
+        ax.set_ylim(low, top * 10 ** (overlap / ax.bbox.height * decades * 1.3))
+
+
+def _renderer(ax: Axes):
+    """The figure's renderer (an Agg canvas is attached to a bare ``Figure`` first)."""
+    fig = ax.figure
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    return fig.canvas.get_renderer()
 
 
 def _roofline_points(gpu, cfg, batch_sizes, prompt_len, dtype, weight_dtype, context_len):
@@ -174,33 +298,79 @@ def _roofline_points(gpu, cfg, batch_sizes, prompt_len, dtype, weight_dtype, con
     return points
 
 
-def _draw_roofline_points(ax: Axes, points) -> None:
-    decode = [(i, f) for i, f, label in points if label.startswith("decode")]
-    if decode:
-        ax.plot(*zip(*decode), "o", color=OKABE_ITO["vermillion"], ms=9, label="decode")
-    for i, f, label in points:
-        if label.startswith("prefill"):
-            ax.plot([i], [f], "s", color=OKABE_ITO["green"], ms=10, label=label)
-    lo, hi = (np.log10(v) for v in ax.get_xlim())
-    for i, f, label in _spaced_labels(points, gap=0.13 * (hi - lo)):
-        ax.annotate(label.replace("decode ", ""), (i, f), xytext=(-6, 8),
-                    textcoords="offset points", fontsize=ANNOTATION_SIZE, ha="right",
-                    gid="decode-label", annotation_clip=True)
+def _draw_roofline_points(ax: Axes, gpus, points) -> list:
+    """Decode circles and prefill squares on every GPU's roof, in that GPU's colour; returns
+    the legend's (black and white) handles for the two kinds."""
+    handles = []
+    for kind, marker, size in (("decode", "o", 8), ("prefill", "s", 9)):
+        label = ""
+        for gpu, pts in zip(gpus, points):
+            mine = [(i, f) for i, f, name in pts if name.startswith(kind)]
+            label = next(("decode" if kind == "decode" else name for _, _, name in pts
+                          if name.startswith(kind)), label)
+            if mine:
+                ax.plot(*zip(*mine), marker, color=gpu_colour(gpu.name), mec="black", mew=1,
+                        ms=size, gid=f"{kind}:{gpu.name}", zorder=3,
+                        label=label if gpu is gpus[0] else f"_{label}")
+        if label:
+            text = "decode (B = batch size)" if kind == "decode" else label
+            handles.append(Line2D([], [], ls="", marker=marker, ms=size, mfc="white",
+                                  mec="black", label=text))
+    return handles
 
 
-def _spaced_labels(points, gap: float) -> list:
-    """The decode points worth a label: the chosen batch (the last), then walking down the
-    ladder every point at least ``gap`` decades from the last labelled one and from the smallest
-    batch, so labels like B=256, B=512, B=1024 on the flat roof never overlap."""
-    decode = [p for p in points if p[2].startswith("decode")]
-    if not decode:
-        return []
-    far = lambda p, q: abs(np.log10(p[0]) - np.log10(q[0])) >= gap  # noqa: E731
-    kept = [decode[-1]]
-    for p in reversed(decode[:-1]):
-        if far(p, kept[-1]) and (p is decode[0] or far(p, decode[0])):
-            kept.append(p)
-    return kept[::-1]
+LABEL_OFFSETS = (  # points, in order of preference: below-right first (under the roofs)
+    (6, -6, "left", "top"), (6, -20, "left", "top"), (-6, 6, "right", "bottom"),
+    (0, -10, "center", "top"), (0, 10, "center", "bottom"), (9, 0, "left", "center"),
+    (-9, 0, "right", "center"), (0, -24, "center", "top"), (0, 24, "center", "bottom"),
+    (-6, -14, "right", "top"), (6, 14, "left", "bottom"), (6, -34, "left", "top"))
+
+
+POINT_GIDS = ("decode", "prefill", "measured", "batch")  # markers that labels keep off
+
+
+def _marker_boxes(ax: Axes) -> list[Bbox]:
+    """Display boxes around every marker of the points and crosses: labels keep off them."""
+    boxes = []
+    for line in ax.get_lines():
+        if line.get_gid() and line.get_gid().split(":")[0] in POINT_GIDS:
+            r = line.get_markersize() / 2 * ax.figure.dpi / 72  # px
+            for x, y in ax.transData.transform(np.column_stack(line.get_data())):
+                boxes.append(Bbox([[x - r, y - r], [x + r, y + r]]))
+    return boxes
+
+
+def _label_decode_points(ax: Axes, points, avoid: list) -> None:
+    """'B=<batch>' beside every decode point, placed by _place_labels."""
+    decode = [(i, f, name.replace("decode ", "")) for i, f, name in points
+              if name.startswith("decode")]
+    _place_labels(ax, decode, avoid, gid="decode-label")
+
+
+def _place_labels(ax: Axes, labels, avoid: list, gid: str) -> None:
+    """Each (x, y, text) of ``labels`` beside its point: at the first of LABEL_OFFSETS where it
+    overlaps nothing drawn so far (``avoid``'s artists, the point markers, earlier labels) and
+    stays inside the axes; with no such place, at the least crowded one."""
+    renderer = _renderer(ax)
+    taken = [a.get_window_extent(renderer) for a in avoid] + _marker_boxes(ax)
+    inside = ax.get_window_extent(renderer)
+    for x, y, text in labels:
+        best = None
+        for dx, dy, ha, va in LABEL_OFFSETS:
+            label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                                ha=ha, va=va, gid=gid, fontsize=ANNOTATION_SIZE)
+            box = label.get_window_extent(renderer)
+            out = not (inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1))
+            clash = sum(box.overlaps(t) for t in taken) + 10 * out
+            if best is None or clash < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (clash, label, box)
+            else:
+                label.remove()
+            if clash == 0:
+                break
+        taken.append(best[2])
 
 
 # ---- 2. KV-cache growth ---------------------------------------------------------------------
@@ -263,25 +433,24 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
                    ax: Axes | None = None) -> Axes:
     """Heatmap of one head's attention weights (queries x keys), tokens as tick labels.
 
-    ``masked`` (bool, same shape) marks cells the causal mask removes: they are greyed out.
+    ``masked`` (bool, same shape) marks cells the causal mask removes: grey, each with a cross.
     ``kv_head``/``heads_sharing`` name the KV head this query head reads and its GQA group.
     """
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape[1] != len(tokens) or w.shape[0] > w.shape[1]:
         raise ValueError(f"weights must be (num_queries, num_keys={len(tokens)}); got {w.shape}")
     ax = new_axes(ax, ATTENTION_FIGSIZE, **ATTENTION_MARGINS)
-    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
-                      interpolation="nearest")
-    if masked is not None and np.any(masked):
-        overlay = np.zeros(w.shape + (4,))  # (Tq, Tk, RGBA): transparent except masked cells
-        overlay[np.asarray(masked, dtype=bool)] = MASKED_RGBA
-        ax.imshow(overlay, aspect="auto", interpolation="nearest")
-        ax.legend(handles=[Patch(color=MASKED_RGBA, label="removed by the causal mask")],
-                  fontsize=LEGEND_SIZE, loc="upper right", framealpha=0.9)
-    _token_ticks(ax, [_token_label(t) for t in tokens], w.shape[0])
+    mask = np.zeros(w.shape, bool) if masked is None else np.asarray(masked, dtype=bool)
+    # one image: masked cells are the colour map's "bad" colour (a second, overlaid image
+    # would cost a redraw another resampling pass)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=MASKED_RGBA)
+    image = _cells_image(ax, np.ma.masked_array(w, mask), cmap, Normalize(0.0, 1.0))
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02, ticks=[0, 0.5, 1])
     bar.set_label("attention weight", fontsize=LABEL_SIZE)
-    bar.ax.tick_params(labelsize=TICK_SIZE)
+    bar.ax.tick_params(labelsize=TICK_SIZE)  # the bar first: it narrows the cells measured next
+    if mask.any():
+        _draw_crosses(ax, mask)
+    _token_ticks(ax, [_token_label(t) for t in tokens], w.shape[0])
     where = " ".join(p for p in (f"layer {layer}" if layer is not None else "",
                                  f"head {head}" if head is not None else "") if p)
     share = ""
@@ -293,37 +462,101 @@ def plot_attention(weights, tokens: Sequence[str], *, layer: int | None = None,
     return ax
 
 
+def _cells_image(ax: Axes, data: np.ndarray, cmap, norm: Normalize) -> AxesImage:
+    """``ax.imshow(data, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")``,
+    drawn by a CellsImage."""
+    image = CellsImage(ax, cmap=cmap, norm=norm, interpolation="nearest", origin="upper")
+    ax.set_aspect("auto")
+    image.set_data(data)
+    image.set_clip_path(ax.patch)
+    image.set_extent(image.get_extent())  # data and view limits: -0.5 .. n - 0.5, as imshow
+    ax.add_image(image)
+    return image
+
+
+def _cell_index(position: np.ndarray, count: int) -> np.ndarray:
+    """The cell under each pixel centre (``position`` in cells). A centre on an edge (to float
+    error) belongs to the cell before it, as Agg's nearest-neighbour filter decides."""
+    return np.floor(position - 1e-6).astype(int).clip(0, count - 1)
+
+
+class CellsImage(AxesImage):
+    """An image of cells drawn as ``interpolation="nearest"`` draws it, by repeating each
+    cell's colour over the screen pixels it covers. Matplotlib resamples the whole screen area
+    in float RGBA: about 20 ms of a heatmap redraw at 2x here, against ~2 ms for this."""
+
+    def make_image(self, renderer, magnification=1.0, unsampled=False):
+        trans = self.get_transform()
+        (a, b, tx), (c, d, ty), _ = trans.get_matrix() if trans.is_affine else np.eye(3)
+        if (unsampled or magnification != 1 or not trans.is_affine or b or c
+                or self.get_alpha() is not None or self.get_interpolation() != "nearest"):
+            return super().make_image(renderer, magnification, unsampled)
+        left, right, bottom, top = self.get_extent()
+        clip = (self.get_clip_box() or self.axes.bbox) if self.get_clip_on() else \
+            self.figure.bbox  # as AxesImage.make_image clips
+        shown = Bbox.intersection(Bbox([[left, bottom], [right, top]]).transformed(trans), clip)
+        if shown is None:
+            return None, 0, 0, None
+        # whole screen pixels, rounded as AxesImage._make_image rounds them
+        x0, y0 = np.floor(shown.x0 + 0.5), np.ceil(shown.y0 - 0.5 - 1e-8)
+        x1, y1 = np.floor(shown.x1 + 0.5 + 1e-8), np.ceil(shown.y1 - 0.5)
+        if x1 <= x0 or y1 <= y0:
+            return None, 0, 0, None
+        rows, cols = self._A.shape[:2]
+        x = (np.arange(x0, x1) + 0.5 - tx) / a  # (width,) data x of each pixel centre
+        y = (np.arange(y0, y1) + 0.5 - ty) / d  # (height,) data y, bottom row first
+        start, end = (top, bottom) if self.origin == "upper" else (bottom, top)
+        col = _cell_index((x - left) / (right - left) * cols, cols)  # (width,)
+        row = _cell_index((y - start) / (end - start) * rows, rows)  # (height,)
+        self.norm.autoscale_None(self._A)
+        colours = self.to_rgba(self._A, bytes=True)  # (rows, cols, 4) uint8
+        rgba = np.ascontiguousarray(colours).view(np.uint32)[..., 0]  # (rows, cols): 1 pixel
+        image = rgba[row[:, None], col]  # (height, width), bottom row first
+        return image.view(np.uint8).reshape(*image.shape, 4), x0, y0, None
+
+
+def _draw_crosses(ax: Axes, masked: np.ndarray) -> None:
+    """A cross in each (Tq, Tk) cell the mask removes (greyed by the image itself): one line
+    of markers, not hundreds of patches, and a legend entry showing both."""
+    rows, cols = np.nonzero(masked)
+    cell = min(_cell_points(ax, masked.shape[1], "x"), _cell_points(ax, masked.shape[0], "y"))
+    cross = dict(marker="x", ls="", color=MASK_CROSS, ms=min(8.0, 0.55 * cell),
+                 mew=min(1.2, max(0.5, 0.09 * cell)))
+    ax.plot(cols, rows, gid="masked-cross", **cross)
+    ax.legend(handles=[(Patch(color=MASKED_RGBA), Line2D([], [], **{**cross, "ms": 7}))],
+              labels=["removed by the causal mask"], fontsize=LEGEND_SIZE, loc="upper right",
+              framealpha=0.9)
+
+
 def _token_ticks(ax: Axes, labels: list[str], num_queries: int) -> None:
     """Tokens under the columns and beside the rows, as plain Text artists (gid 'x-token' and
     'y-token'): dozens of Tick objects cost more to build and draw than the heatmap itself."""
     ax.set_xticks([])
     ax.set_yticks([])
-    x_step, x_size = _label_spacing(ax, len(labels), "x")
-    for j in range(0, len(labels), x_step):
+    counts = {"x": len(labels), "y": num_queries}
+    cells = {axis: _cell_points(ax, n, axis) for axis, n in counts.items()}
+    # one font on both axes; an axis whose cells are too small for it labels every k-th token
+    size = max(MIN_TOKEN_FONT, min(TICK_SIZE, 0.85 * min(cells.values())))
+    step = {axis: max(1, int(np.ceil(size / (0.85 * cell)))) for axis, cell in cells.items()}
+    for j in range(0, len(labels), step["x"]):
         ax.text(j, -0.01, labels[j], transform=ax.get_xaxis_transform(), rotation=90,
-                ha="center", va="top", fontsize=x_size, gid="x-token")
+                ha="center", va="top", fontsize=size, gid="x-token")
     rows = labels[len(labels) - num_queries:]  # the queries are the last tokens
-    y_step, y_size = _label_spacing(ax, num_queries, "y")
-    for i in range(0, num_queries, y_step):
+    for i in range(0, num_queries, step["y"]):
         ax.text(-0.01, i, rows[i], transform=ax.get_yaxis_transform(), ha="right",
-                va="center", fontsize=y_size, gid="y-token")
-    pad = 0.62 * TICK_SIZE * max(map(len, labels)) + 12  # points: room for the longest token
+                va="center", fontsize=size, gid="y-token")
+    pad = 0.62 * size * max(map(len, labels)) + 12  # points: room for the longest token
     ax.xaxis.labelpad = ax.yaxis.labelpad = pad
 
 
-MIN_TOKEN_FONT = 5.5  # points; smaller than this, label every second token instead
+MIN_TOKEN_FONT = 6.5  # points (sharp at 2x); smaller cells label every k-th token instead
 
 
-def _label_spacing(ax: Axes, count: int, axis: str) -> tuple[int, float]:
-    """(every how many tokens to label, font size in points) so labels never overlap: every
-    token while a font of MIN_TOKEN_FONT fits in one cell, shrinking from TICK_SIZE."""
+def _cell_points(ax: Axes, count: int, axis: str) -> float:
+    """Width ('x') or height ('y') in points of one of ``count`` heatmap cells."""
     width, height = ax.figure.get_size_inches() * 72  # points
     box = ax.get_position()
-    cell = (box.width * width if axis == "x" else box.height * height) / max(count, 1)
-    size = min(TICK_SIZE, 0.85 * cell)
-    if size >= MIN_TOKEN_FONT:
-        return 1, size
-    return int(np.ceil(MIN_TOKEN_FONT / (0.85 * cell))), MIN_TOKEN_FONT
+    return (box.width * width if axis == "x" else box.height * height) / max(count, 1)
 
 
 def token_tick_labels(ax: Axes, axis: str = "x") -> list[str]:
@@ -404,16 +637,26 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
         j = int(np.flatnonzero(order == sampled_token)[0])
         ax.plot([j], [max(tempered[sampled_token], final[sampled_token]) + 0.02], "v",
                 color=OKABE_ITO["orange"], ms=12, label="drawn")
-    labels = token_labels if token_labels is not None else [str(i) for i in range(len(logits))]
-    ax.set_xticks(x, [_token_label(labels[i]) for i in order],
-                  rotation=60 if len(order) > 12 else 0)
     ax.set_xlim(-0.6, len(order) - 0.4)
     ax.set_ylim(0, min(1.05, max(final.max(), tempered[order].max()) * 1.15 + 0.03))
     tk = "all" if params.top_k is None else params.top_k
     title = (f"Next-token probabilities: T={params.temperature:g}, top-k={tk}, "
              f"top-p={params.top_p:g}\n{num_kept:,} of {len(logits):,} tokens kept; "
              f"top {len(order)} shown")
-    return _finish(ax, title, "token (most likely first)", "probability", legend="upper right")
+    _finish(ax, title, "token (most likely first)", "probability", legend="upper right")
+    labels = token_labels if token_labels is not None else [str(i) for i in range(len(logits))]
+    _bar_labels(ax, [_token_label(labels[i]) for i in order])  # after _finish: its own size
+    return ax
+
+
+def _bar_labels(ax: Axes, labels: list[str]) -> None:
+    """One tick label per bar: across while the longest fits its slot, else upright (rotated
+    90 degrees, so neighbours never touch: each is one line of text tall), smaller if needed."""
+    slot = ax.get_position().width * ax.figure.get_size_inches()[0] * 72 / max(len(labels), 1)
+    longest = max(map(len, labels), default=1)
+    across = 0.62 * TICK_SIZE * longest <= 0.8 * slot  # points
+    size = TICK_SIZE if across else min(TICK_SIZE, 0.7 * slot)
+    ax.set_xticks(range(len(labels)), labels, rotation=0 if across else 90, fontsize=size)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -432,12 +675,33 @@ def plot_kv_cache_work(generated_lengths, tokens_with_cache, tokens_without_cach
             markevery=every, label="without cache (re-reads everything)")
     ax.plot(n, tokens_with_cache, "s-", color=OKABE_ITO["blue"], lw=2.5, ms=6, markevery=every,
             label="with KV cache (new tokens only)")
-    for axis in (ax.xaxis, ax.yaxis):  # counts: no 0.95 or repeated 8, 8, 8 tick labels
-        axis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(int(v), short=True)))
-    prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
-    return _finish(ax, f"Work to generate n tokens (toy model{prompt})",
-                   "generated tokens n", "tokens processed (count)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.95 tokens
+    # log y: with the cache the count grows like n, without it like n^2; on a linear axis the
+    # first line lies flat along zero
+    ax.set_yscale("log")
+    counts = np.concatenate([np.asarray(tokens_with_cache), np.asarray(tokens_without_cache)])
+    _log_axis(ax.yaxis, span=np.log10(counts.max() / max(counts.min(), 1)))
+    ax.set_ylim(top=counts.max() * 30)  # the legend's room: above every line
+    prompt = f", prompt {plural(prompt_len, 'token')}" if prompt_len is not None else ""
+    return _finish(ax, f"Work to generate n tokens\n(toy model{prompt})",
+                   "generated tokens n", "tokens processed (count, log scale)")
+
+
+def count_text(value: float) -> str:
+    """A count as text: '50' for 50.0 (no '.0' on a whole number), '12.5' for a mean of 12.5."""
+    whole = round(value)
+    return f"{whole:,}" if abs(value - whole) < 1e-9 * max(1.0, abs(value)) else f"{value:,.1f}"
+
+
+def whole_sequences(concurrency: float) -> int:
+    """Whole sequences that fit: vLLM's fractional 'maximum concurrency' (225.30x) rounded
+    down, since a sequence that does not fit whole does not run."""
+    return int(np.floor(concurrency + 1e-9))
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 token', '2 tokens', '1,024 tokens': a count with its noun, pluralised in English."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_cache, *,
@@ -452,29 +716,51 @@ def plot_kv_cache_time(generated_lengths, seconds_with_cache, seconds_without_ca
     ax.plot(n, 1e3 * np.asarray(seconds_with_cache), "s-", color=OKABE_ITO["blue"], lw=2.5, ms=6,
             markevery=every, label="with KV cache")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # token counts: no 1.25 tokens
-    prompt = f", prompt {prompt_len} tokens" if prompt_len is not None else ""
-    return _finish(ax, f"Wall time on {machine} (toy model{prompt})", "generated tokens n",
+    prompt = f", prompt {plural(prompt_len, 'token')}" if prompt_len is not None else ""
+    return _finish(ax, f"Wall time on {machine}\n(toy model{prompt})", "generated tokens n",
                    "time (ms)")
 
 
 # ---- 6. prefill vs decode on this machine -----------------------------------------------------
 def plot_prefill_decode_timing(num_tokens, prefill_s, decode_s, *, machine: str = "this machine",
                                model_name: str = "toy", ax: Axes | None = None) -> Axes:
-    """Time per token: one prefill pass over n tokens vs n one-token decode steps."""
+    """Time per token: one prefill pass over n tokens vs n one-token decode steps.
+
+    ``prefill_s`` and ``decode_s`` are seconds per n, (len(num_tokens),), or repeated timings,
+    (repeats, len(num_tokens)): then each point is the median of its repeats, so one run slowed
+    by other work on the machine cannot draw a spike.
+    """
+    n = np.asarray(num_tokens, dtype=float)  # (num_sizes,)
+    prefill, decode = (median_timing(t, len(n), name) for t, name in
+                       ((prefill_s, "prefill_s"), (decode_s, "decode_s")))
     ax = new_axes(ax)
-    n = np.asarray(num_tokens, dtype=float)
-    ax.plot(n, 1e6 * np.asarray(prefill_s) / n, "s-", color=OKABE_ITO["green"], lw=2.5, ms=6,
+    ax.plot(n, 1e6 * prefill / n, "s-", color=OKABE_ITO["green"], lw=2.5, ms=6,
             label="prefill: n tokens in one pass")
-    ax.plot(n, 1e6 * np.asarray(decode_s) / n, "o-", color=OKABE_ITO["vermillion"], lw=2.5, ms=6,
+    ax.plot(n, 1e6 * decode / n, "o-", color=OKABE_ITO["vermillion"], lw=2.5, ms=6,
             label="decode: n passes of one token")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{v:,.0f}" for v in n])
     ax.xaxis.set_minor_locator(NullLocator())
-    values = 1e6 * np.concatenate([np.asarray(prefill_s) / n, np.asarray(decode_s) / n])
-    _log_axis(ax.yaxis, span=np.log10(values.max() / values.min()))
+    values = 1e6 * np.concatenate([prefill / n, decode / n])
+    span = np.log10(values.max() / values.min())
+    # the data fill the lower part; the legend (upper right) gets the top 0.8 decade or more
+    ax.set_ylim(values.min() / 1.6, values.max() * 10 ** max(0.8, 0.6 * span))
+    _log_axis(ax.yaxis, span=np.log10(ax.get_ylim()[1] / ax.get_ylim()[0]))
     return _finish(ax, f"Prefill vs decode, {model_name} model on {machine}",
-                   "tokens n", "time per token (µs)", legend="lower left")
+                   "tokens n", "time per token (µs)", legend="upper right")
+
+
+def median_timing(seconds, num_sizes: int, name: str = "seconds") -> np.ndarray:
+    """(num_sizes,) seconds: ``seconds`` itself, or the median over the repeats of a
+    (repeats, num_sizes) array of timings."""
+    t = np.asarray(seconds, dtype=float)
+    if t.ndim == 1:
+        t = t[None, :]
+    if t.ndim != 2 or t.shape[1] != num_sizes or not np.all(t > 0):
+        raise ValueError(f"{name} must be positive seconds, ({num_sizes},) or (repeats, "
+                         f"{num_sizes}); got shape {t.shape}")
+    return np.median(t, axis=0)
 
 
 # ---- 6c. a simulated serving run and one request's two counters ------------------------------
@@ -499,10 +785,13 @@ def plot_latency_histogram(sim, *, bin_s: float = 0.05, ax: Axes | None = None) 
         raise ValueError(f"bin_s must be > 0; got {bin_s!r}")
     ax = new_axes(ax)
     latency = np.asarray(sim.latency_s)
-    ax.hist(latency, bins=np.arange(0, latency.max() + 2 * bin_s, bin_s), color=OKABE_ITO["green"])
+    bins = np.arange(0, latency.max() + 2 * bin_s, bin_s)
+    ax.hist(latency, bins=bins, color=OKABE_ITO["green"])
     ax.axvline(sim.mean_latency_s, color=OKABE_ITO["vermillion"], ls="--", lw=2,
                label=f"mean L = {sim.mean_latency_s:.3f} s")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    counts, _ = np.histogram(latency, bins=bins)
+    ax.set_ylim(0, 1.45 * max(1, counts.max()))  # headroom: the legend sits above every bar
     ax.grid(alpha=0.3)
     return _finish(ax, "Time each request spent inside", "latency (s)", "requests",
                    legend="upper right")
@@ -512,42 +801,67 @@ def plot_request_counters(rows, request_id: str, *, title: str = "",
                           ax: Axes | None = None) -> Axes:
     """num_tokens and num_computed_tokens of one request after each engine step.
 
-    ``rows`` are simulate.trace_counters' CounterRows; the gap between the two lines is what the
-    scheduler computes next (vLLM's one rule: num_tokens - num_computed_tokens).
+    ``rows`` are simulate.trace_counters' CounterRows; x is the step number of the counter
+    table (format_counter_table), each point the counters after that step, and "start" the
+    request as added (prompt only, nothing computed). The gap between the two lines is what
+    the scheduler computes next (vLLM's one rule: num_tokens - num_computed_tokens).
     """
     mine = [r for r in rows if r.request_id == request_id]
     if not mine:
         raise ValueError(f"no rows for request_id {request_id!r}; "
                          f"the rows hold {sorted({r.request_id for r in rows})}")
     ax = new_axes(ax)
-    steps = [0] + [r.step + 1 for r in mine]  # x = engine steps completed
+    start = mine[0].step - 1  # one step before the request's first row: as added
+    steps = [start] + [r.step for r in mine]
     ax.step(steps, [mine[0].num_prompt_tokens] + [r.num_tokens for r in mine], where="post",
             color=OKABE_ITO["blue"], lw=2.5, marker="o", label="num_tokens")
     ax.step(steps, [0] + [r.num_computed_tokens for r in mine], where="post",
             color=OKABE_ITO["vermillion"], lw=2.5, ls="--", marker="s",
             label="num_computed_tokens")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    stride = int(np.ceil((mine[-1].step - start + 1) / 10))  # at most ~10 labelled steps
+    ticks = list(range(start, mine[-1].step + 1, stride))
+    ax.set_xticks(ticks, ["start"] + [f"{t}" for t in ticks[1:]])
+    ax.set_xlim(start - 0.4, mine[-1].step + 0.4)
     ax.grid(alpha=0.3)
     return _finish(ax, title or f"Request {request_id}: its two counters",
-                   "engine steps completed", "tokens", legend="center right")
+                   "engine step (as in the table; counters after the step)", "tokens",
+                   legend="center right")
 
 
 # ---- 6b. throughput against latency ----------------------------------------------------------
-def plot_throughput_latency(batch_sizes: Sequence[int], itl_s, tokens_per_s, *, title: str = "",
-                            ax: Axes | None = None) -> Axes:
-    """Total tokens/s against ITL, one point per batch size: bigger batches, slower tokens."""
-    ax = new_axes(ax)
+def plot_throughput_latency(batch_sizes: Sequence[int], itl_s, tokens_per_s, *,
+                            max_num_seqs: int, title: str = "", ax: Axes | None = None) -> Axes:
+    """Total tokens/s against ITL, one point per batch size: bigger batches, slower tokens.
+
+    ``max_num_seqs`` is how many sequences fit at once (memory.max_sequences_naive): a batch
+    beyond it cannot run, so it raises ValueError; a batch equal to it is marked "memory full".
+    Both axes are logarithmic, so the small batches, close together in ms, stay apart.
+    """
+    batches = [int(b) for b in batch_sizes]
+    too_big = [b for b in batches if b > max_num_seqs]
+    if max_num_seqs < 1 or too_big:
+        raise ValueError(f"batch_sizes must lie in 1..max_num_seqs={max_num_seqs:,} (the "
+                         f"sequences that fit); got {too_big or batches}")
     itl_ms = 1e3 * np.asarray(itl_s, dtype=float)  # (num_batches,)
     tokens_per_s = np.asarray(tokens_per_s, dtype=float)  # (num_batches,)
-    ax.plot(itl_ms, tokens_per_s, "o-", color=OKABE_ITO["blue"], lw=2.5, ms=7)
-    for b, x, y in zip(batch_sizes, itl_ms, tokens_per_s):
-        ax.annotate(f"batch {b:,}", (x, y), textcoords="offset points", xytext=(6, -12),
-                    fontsize=ANNOTATION_SIZE)
-    ax.set_xlim(0, itl_ms.max() * 1.25)  # room for the last annotation
-    ax.set_ylim(0, tokens_per_s.max() * 1.1)
+    if not len(batches) == len(itl_ms) == len(tokens_per_s):
+        raise ValueError("batch_sizes, itl_s and tokens_per_s need one entry per batch; got "
+                         f"{len(batches)}, {len(itl_ms)}, {len(tokens_per_s)}")
+    ax = new_axes(ax)
+    ax.plot(itl_ms, tokens_per_s, "o-", color=OKABE_ITO["blue"], lw=2.5, ms=7, gid="batch")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(itl_ms.min() / 1.25, itl_ms.max() * 1.6)  # room right of the last point
+    ax.set_ylim(tokens_per_s.min() / 2, tokens_per_s.max() * 2)
+    for axis, values in ((ax.xaxis, itl_ms), (ax.yaxis, tokens_per_s)):
+        _log_axis(axis, span=np.log10(values.max() / values.min()) + 0.3)
     ax.grid(alpha=0.3)
-    return _finish(ax, title or "Bigger batches: more tokens/s, slower tokens",
-                   "latency: ITL per token (ms)", "throughput: tokens/s, all users", legend=None)
+    _finish(ax, title or "Bigger batches: more tokens/s, slower tokens",
+            "latency: ITL per token (ms, log scale)", "throughput: tokens/s, all users",
+            legend=None)
+    names = [f"batch {b:,}" + (" (memory full)" if b == max_num_seqs else "") for b in batches]
+    _place_labels(ax, list(zip(itl_ms, tokens_per_s, names)), [], gid="batch-label")
+    return ax
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------
@@ -564,10 +878,11 @@ def plot_littles_law(throughput_per_s: float, latency_s: float, *,
     ax.plot(x, [roofline.littles_law_concurrency(v, latency_s) for v in x], color=OKABE_ITO["blue"],
             lw=2.5, label=f"N = X x L  (L = {latency_s:g} s)")
     ax.plot([throughput_per_s], [needed], "o", color=OKABE_ITO["orange"], ms=11,
-            label=f"X = {throughput_per_s:g}/s needs N = {needed:,.1f}")
+            label=f"X = {throughput_per_s:g}/s needs N = {count_text(needed)}")
     if max_concurrency is not None:
+        max_concurrency = whole_sequences(max_concurrency)
         ax.axhline(max_concurrency, color=OKABE_ITO["vermillion"], lw=2,
-                   label=f"memory holds {max_concurrency:,.1f} sequences")
+                   label=f"memory holds {plural(max_concurrency, 'sequence')}")
         ax.axhspan(max_concurrency, max(needed, max_concurrency) * 1.3,
                    color=OKABE_ITO["vermillion"], alpha=0.08, lw=0)
     ax.set_xlim(0, x_max)
@@ -606,8 +921,7 @@ def plot_bpe_tradeoff(num_merges_list: Sequence[int], vocab_sizes: Sequence[int]
         title = f"BPE: {merges[-1]} merges, vocabulary {vocab_sizes[0]} to {vocab_sizes[-1]} tokens"
     else:
         counts = ", ".join(f"{label} {lengths[at]:,}" for label, lengths in series.items())
-        plural = "" if num_merges == 1 else "s"
-        title = (f"BPE: {num_merges} merge{plural}, vocabulary {vocab_sizes[at]:,} tokens\n"
+        title = (f"BPE: {plural(num_merges, 'merge')}, vocabulary {vocab_sizes[at]:,} tokens\n"
                  f"length in tokens: {counts}")
     return _finish(ax, title, "vocabulary size (tokens)", "sequence length (tokens per byte)",
                    legend="upper right")

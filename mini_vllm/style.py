@@ -2,6 +2,7 @@
 
 Nothing here touches global ``rcParams`` on import; ``use_projector_style()`` returns an
 ``rc_context`` for callers who want the same look on figures they draw themselves.
+``gpu_colour(name)`` gives each accelerator one colour in every plot and diagram.
 
 References:
     Okabe & Ito, "Color Universal Design" (2008): https://jfly.uni-koeln.de/color/
@@ -29,6 +30,37 @@ CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple
 GREY = "#999999"
 MEMORY_BOUND_FILL = OKABE_ITO["sky_blue"]
 COMPUTE_BOUND_FILL = OKABE_ITO["orange"]
+
+# One colour per accelerator, the same in every plot and diagram, so "the blue roof" means the
+# A100 on every page. Keyed by the start of the name, so every A100 variant (and the measured
+# H100) shares its family's colour; the pairs the book compares (A100/H100, CPU/A100,
+# H100/H200, H100/B200) get contrasting colours. Yellow is left out: too faint on white.
+GPU_COLOURS = {
+    "A100": OKABE_ITO["blue"],
+    "H100": OKABE_ITO["vermillion"],
+    "H200": OKABE_ITO["purple"],
+    "B200": OKABE_ITO["black"],
+    "this machine": OKABE_ITO["green"],
+    "L4": OKABE_ITO["sky_blue"],  # also L40S: same family, rarely on one plot together
+    "GeForce RTX 4090": OKABE_ITO["orange"],
+    "A10G": OKABE_ITO["green"],
+    "T4": OKABE_ITO["purple"],
+    "AMD Instinct MI300X": OKABE_ITO["orange"],
+}
+_GPU_FALLBACK = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "purple", "orange",
+                                        "sky_blue", "black")]
+
+
+def gpu_colour(name: str) -> str:
+    """The colour of the accelerator called ``name`` (a GPUSpec.name) in every figure.
+
+    A catalog family keeps its colour; an unknown name gets a fixed colour from its characters
+    (the same on every run: no hash randomisation, no state).
+    """
+    for prefix, colour in GPU_COLOURS.items():
+        if name.startswith(prefix):
+            return colour
+    return _GPU_FALLBACK[sum(name.encode()) % len(_GPU_FALLBACK)]
 
 # Font sizes in points; with FIGSIZE below these stay legible from the back of a lecture room.
 TITLE_SIZE = 13

@@ -3,12 +3,15 @@
 Each ``explore_<thing>(**defaults)`` displays and returns an :class:`Explorer` (an ipywidgets
 ``VBox`` of controls, an ``HTML`` readout and an ``Output`` holding the figure); a notebook cell
 is just ``_ = explore_kv_growth()``, and ``show=False`` only builds it. Needs no ipympl: on every
-change the figure (a matplotlib ``Figure`` outside pyplot, so nothing leaks) is rendered to PNG
-and shown in the Output, which works in JupyterLab, Colab and Binder. ``Explorer.update(**values)``
+change the figure (a matplotlib ``Figure`` outside pyplot, so nothing leaks) is rendered to a PNG
+with twice its pixels, shown at its own size so that it stays sharp on high-DPI screens, in the
+Output, which works in JupyterLab, Colab and Binder. ``Explorer.update(**values)``
 (moves controls, redraws) and ``Explorer.render(**values)`` (pure) are the paths the tests sweep;
 a bad combination of controls shows a readable message in the readout, never a traceback.
-Measurements on this machine run once per widget and setting, so a setting always redraws the
-same figure.
+Measurements on this machine run once per widget and setting (the median of repeated runs), so
+a setting always redraws the same figure. On a static page (the book) an explorer is a ``div``
+with the figure, a real alt text, the settings, the readout and a note; the notebook cell's
+figure metadata numbers and captions it.
 
 References:
     ipywidgets Output widget:
@@ -21,14 +24,19 @@ import base64
 import functools
 import html
 import io
+import struct
 import time
 import warnings
+import zlib
 from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import Image, display
+from IPython.display import SVG, Image, display
+import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager, get_font
 
 from . import memory, plots, roofline
 from .catalog import get_model, list_models
@@ -71,15 +79,18 @@ class Explorer(widgets.VBox):
     def __init__(self, title: str, controls: dict[str, widgets.Widget],
                  render: Callable[..., tuple[Figure | None, str]],
                  on_change: Callable[[Explorer, str], None] | None = None,
-                 pending: Callable[[dict], str | None] | None = None):
+                 pending: Callable[[dict], str | None] | None = None,
+                 alt: Callable[..., str] | None = None):
         self.title = title
         self.controls = controls
         self._render = render
         self._on_change_hook = on_change
         self._pending = pending  # values -> a message when the next render must measure first
+        self._alt = alt  # values -> what the figure shows, in words (the image's alt text)
         self._busy = False
         self.figure: Figure | None = None
-        self._png: bytes | None = None  # the figure as last drawn, for static_html
+        self.image_format = "png2x"  # one of IMAGE_FORMATS; bench_widgets compares them
+        self._image: tuple[str, bytes, int] | None = None  # (MIME, data, display width px)
         self.readout_text = ""
         self.output = widgets.Output()
         self.readout = widgets.HTML()
@@ -143,31 +154,43 @@ class Explorer(widgets.VBox):
 
     def static_html(self) -> str:
         """The explorer at its current settings for a static page: the figure (or, for an
-        explorer without one, its readout) captioned with the settings it was drawn at, and where
-        to go to move the controls. No controls: on a static page they could not move."""
-        settings = "; ".join(f"{_label(control)} {_setting(control.value)}"
-                             for control in self.controls.values())
+        explorer without one, its readout), the settings it was drawn at, the readout, and where
+        to go to move the controls. No controls: on a static page they could not move. The
+        numbered caption comes from the notebook cell (myst-nb figure metadata) around this."""
+        settings = html.escape(self.settings_text())
         readout = "<br>".join(html.escape(line) for line in self.readout_text.splitlines())
-        if self._png is None:  # a readout-only explorer: the text is the figure
-            body = (f"<div class='readout' style='border:1px solid #ccc;border-radius:4px;"
-                    f"padding:0.6em 0.9em;text-align:left'>{readout}</div>")
-            caption = (f"<b>{html.escape(self.title)}</b>, at {html.escape(settings)}. "
-                       f"<i>{STATIC_NOTE}</i>")
-        else:
-            png = base64.b64encode(self._png).decode("ascii")
-            alt = html.escape(f"{self.title}, at {settings}", quote=True)
-            body = (f"<img src='data:image/png;base64,{png}' alt='{alt}' "
-                    "style='max-width:100%;height:auto'>")
-            caption = (f"<b>{html.escape(self.title)}</b>, drawn at {html.escape(settings)}."
-                       f"<br><span class='readout'>{readout}</span><br><i>{STATIC_NOTE}</i>")
-        return (f"<figure class='mini-vllm-static-explorer'>{body}"
-                f"<figcaption>{caption}</figcaption></figure>")
+        title = f"<b>{html.escape(self.title)}</b>"
+        note = f"<p class='note'><i>{STATIC_NOTE}</i></p>"
+        if self._image is None:  # a readout-only explorer: the text is the figure
+            return (f"<div class='mini-vllm-static-explorer'>"
+                    f"<div class='readout' style='border:1px solid #ccc;border-radius:4px;"
+                    f"padding:0.6em 0.9em;text-align:left'>{readout}</div>"
+                    f"<p class='settings'>{title}, at {settings}.</p>{note}</div>")
+        mime, data, width = self._image
+        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        alt = html.escape(self.alt_text(), quote=True)
+        return (f"<div class='mini-vllm-static-explorer'>"
+                f"<img src='{src}' alt='{alt}' width='{width}' "
+                "style='max-width:100%;height:auto'>"
+                f"<p class='settings'>{title}, drawn at {settings}.</p>"
+                f"<p class='readout'>{readout}</p>{note}</div>")
+
+    def settings_text(self) -> str:
+        """Every control as the reader sees it: 'GPU A100 SXM4 80GB; decode batch 256; ...'."""
+        return "; ".join(f"{_label(control)} {_setting(control.value)}"
+                         for control in self.controls.values())
+
+    def alt_text(self) -> str:
+        """The figure described for someone who cannot see it, then the settings drawn at."""
+        what = self._alt(**self.values) if self._alt else self.title
+        return f"{what} Drawn at: {self.settings_text()}."
 
     def snapshot(self) -> Image:
-        """The current figure as a PNG ``Image``: shows in any notebook and in the static book."""
+        """The current figure as a 2x PNG ``Image`` shown at 1x: any notebook, the book."""
         if self.figure is None:
             raise ValueError(f"no figure at these settings: {self.readout_text}")
-        return Image(data=figure_png(self.figure), format="png")
+        png = figure_png(self.figure)
+        return Image(data=png, format="png", width=png_size(png)[0] // PNG_SCALE)
 
     def _changed(self, name: str) -> None:
         if self._busy:
@@ -188,11 +211,13 @@ class Explorer(widgets.VBox):
         fig, text = safe_render(self._render, self.values)
         self.figure, self.readout_text = fig, text
         self.readout.value = _readout_html(text)
-        png = self._png = figure_png(fig) if fig is not None else None
+        self._image = figure_image(fig, self.image_format) if fig is not None else None
         with self.output:
             self.output.clear_output(wait=True)
-            if png is not None:
-                display(Image(data=png, format="png"))
+            if self._image is not None:
+                mime, data, width = self._image
+                display(SVG(data) if mime == "image/svg+xml" else
+                        Image(data=data, format="png", width=width))
         return text
 
 
@@ -248,11 +273,180 @@ def safe_render(render: Callable, values: dict) -> tuple[Figure | None, str]:
     return fig, "\n".join([text] + notes)
 
 
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` (what the Output shows; the benchmark times this too)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, pil_kwargs={"compress_level": 1})  # fast zlib
-    return buf.getvalue()
+# ---- rendering: each text rasterised once, then copied ------------------------------------
+# Matplotlib 3.11 renders text glyph by glyph through FreeType on every draw, and measures it
+# again for every new figure: on a 2-core machine that was half of a redraw. The strings of
+# an explorer (tick labels, axis labels, most titles) repeat from one redraw to the next, so
+# their pixels and sizes are cached. The caches memoise pure functions of their arguments
+# (string, font, dpi, angle, the rcParams that shape glyphs): a figure draws the same pixels
+# whatever was drawn before it.
+TEXT_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "text.language")
+
+
+def _glyph_rc() -> tuple:
+    """The rcParams that change how a string's glyphs look (part of the caches' keys)."""
+    return tuple(mpl.rcParams[k] for k in TEXT_RC if k in mpl.rcParams)
+
+
+@functools.lru_cache(maxsize=1024)  # a few MB of small images
+def _text_coverage(text: str, prop: FontProperties, dpi: float, angle: float,
+                   antialiased: bool, glyph_rc: tuple) -> tuple[np.ndarray, int, int] | None:
+    """(coverage (h, w) uint8, dx, dy): ``text`` drawn by matplotlib itself with its origin on
+    a whole pixel; the image's top-left pixel lies (dx, dy) pixels from the origin (y down).
+    None for a string with no ink (a space)."""
+    w, h, d = _text_size(text, prop, dpi, glyph_rc)
+    pad = 2 + prop.get_size_in_points() * dpi / 72  # room for bearings and accents
+    box = np.array([[-pad, -d - pad], [w + pad, -d - pad], [w + pad, h - d + pad],
+                    [-pad, h - d + pad]])  # (4, 2) corners around the text, y up
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    corners = box @ np.array([[cos, sin], [-sin, cos]])  # (4, 2) rotated like the text
+    (x0, y0), (x1, y1) = np.floor(corners.min(0)).astype(int), np.ceil(corners.max(0)).astype(int)
+    scratch = RendererAgg(x1 - x0, y1 - y0, dpi)
+    gc = scratch.new_gc()
+    gc.set_antialiased(antialiased)
+    scratch.draw_text(gc, -x0, y1, text, prop, angle)  # origin at (-x0, y1), y down
+    gc.restore()
+    alpha = np.asarray(scratch.buffer_rgba())[..., 3]  # (rows, cols): black ink, its coverage
+    rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+    if not len(rows):
+        return None
+    ink = np.array(alpha[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])  # (h, w) a copy
+    return ink, int(cols[0] + x0), int(rows[0] - y1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_size(text: str, prop: FontProperties, dpi: float, glyph_rc: tuple
+               ) -> tuple[float, float, float]:
+    """(width, height, descent) in pixels of a plain (not math) string, as Agg measures it."""
+    return RendererAgg(1, 1, dpi).get_text_width_height_descent(text, prop, False)
+
+
+@functools.lru_cache(maxsize=256)
+def _font_heights(prop: FontProperties, dpi: float) -> tuple:
+    """(ascent, descent, line gap) in pixels of ``prop``'s font, computed as matplotlib 3.11's
+    Text._get_layout computes them for Agg (from the font's OS/2 or hhea table); Nones, and
+    matplotlib computes them itself, where that is not possible."""
+    find = getattr(fontManager, "_find_fonts_by_props", None)
+    if find is None:
+        return None, None, None
+    font = get_font(find(prop))
+    for name, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender",
+                                        "sTypoDescender"), ("hhea", "lineGap", "ascent",
+                                                            "descent")):
+        table = font.get_sfnt_table(name)
+        if table is not None:  # the same arithmetic, in the same order: the same floats
+            scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() \
+                * dpi / 72
+            return table[ascent] * scale, -table[descent] * scale, table[gap] * scale
+    return None, None, None
+
+
+def _plain_text(ismath, mtext) -> bool:
+    """True for text whose pixels depend only on string, font and angle: no math, and no
+    OpenType features or language (matplotlib 3.11) set on it."""
+    return not ismath and not (mtext is not None and any(
+        getattr(mtext, f"get_{what}", lambda: None)() for what in ("fontfeatures", "language")))
+
+
+def clear_text_caches() -> None:
+    """Forget every cached text image and size (bench_widgets times redraws without them)."""
+    for cache in (_text_coverage, _text_size, _font_heights):
+        cache.cache_clear()
+
+
+class TextCachingRenderer(RendererAgg):
+    """Agg, drawing each plain string from a cache of its rasterised pixels.
+
+    A string starts on a whole pixel, as matplotlib before 3.11 drew it (3.11 places each
+    glyph to 1/64 pixel): at most half a pixel from where Agg would draw it, same glyphs.
+    """
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if not _plain_text(ismath, None):
+            return super().get_text_width_height_descent(s, prop, ismath)
+        return _text_size(s, prop.copy(), self.dpi, _glyph_rc())
+
+    def _get_font_height_metrics(self, prop):
+        # matplotlib 3.11 asks a backend for these (a private hook, used by PDF/PS); without
+        # it every text looks its font up and reads four font tables on every draw
+        return _font_heights(prop.copy(), self.dpi)
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if not _plain_text(ismath, mtext):
+            return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+        drawn = _text_coverage(s, prop.copy(), self.dpi, float(angle), gc.get_antialiased(),
+                               _glyph_rc())
+        if drawn is not None:
+            ink, dx, dy = drawn
+            # as Agg's own glyphs: y counts down and names the image's bottom row
+            self._renderer.draw_text_image(ink, round(x) + dx, round(y) + dy + len(ink), 0, gc)
+
+
+class TextCachingCanvas(FigureCanvasAgg):
+    """An Agg canvas whose renderer is a TextCachingRenderer (the explorers' figures)."""
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        key = w, h, self.figure.dpi
+        if self._lastKey != key:
+            self.renderer = TextCachingRenderer(w, h, self.figure.dpi)
+            self._lastKey = key
+        return self.renderer
+
+
+PNG_SCALE = 2  # PNG pixels per displayed pixel: sharp on high-DPI screens and projectors
+IMAGE_FORMATS = ("png2x", "png1x", "svg")  # the explorer's choice first (see bench_widgets)
+
+
+def figure_png(fig: Figure, scale: int = PNG_SCALE) -> bytes:
+    """PNG bytes of ``fig`` at ``scale`` x its pixel size (shown at 1x: sharp, same size)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else TextCachingCanvas(fig)
+    dpi = fig.dpi
+    fig.dpi = scale * dpi  # what savefig(dpi=...) does, without its PNG encoder (below)
+    try:
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4) uint8
+    finally:
+        fig.dpi = dpi
+    return encode_png(rgba)
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """A PNG of an (height, width, 4) uint8 image: no row filter, zlib level 1.
+
+    Pillow tries every row filter on every row; at 2x that doubled the time of a redraw's
+    encoding (about 20 ms against 10 ms here) for a file only 5% smaller.
+    """
+    height, width, _ = rgba.shape
+    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # each row: filter byte 0, then pixels
+    rows[:, 1:] = rgba.reshape(height, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.data, 1)) + chunk(b"IEND", b""))
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, read from a PNG's header (the IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def figure_image(fig: Figure, image_format: str = "png2x") -> tuple[str, bytes, int]:
+    """(MIME type, bytes, width to display in CSS pixels) of ``fig`` in one of IMAGE_FORMATS."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}; got {image_format!r}")
+    width = round(fig.get_size_inches()[0] * fig.dpi)  # the figure's size at 1x
+    if image_format == "svg":
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg")
+        return "image/svg+xml", buf.getvalue(), width
+    scale = PNG_SCALE if image_format == "png2x" else 1
+    png = figure_png(fig, scale)
+    return "image/png", png, png_size(png)[0] // scale
 
 
 def _readout_html(text: str) -> str:
@@ -271,6 +465,7 @@ def _figure(ncols: int = 1, width: float | None = None, bottom: float = 0.16,
     """A figure outside pyplot (nothing to close, nothing leaks) with fixed margins."""
     w, h = FIGSIZE
     fig = Figure(figsize=(width or w * ncols, height or h), dpi=figure_dpi())
+    TextCachingCanvas(fig)  # sizes measured while plotting come from the cache too
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     fig.subplots_adjust(left=left or 0.12 / ncols ** 0.5, right=right, bottom=bottom, top=0.83,
                         wspace=0.3)
@@ -438,7 +633,20 @@ def explore_roofline(**defaults) -> Explorer:
         return "measuring this machine's FLOP/s and bandwidth ..." \
             if wants_host and "host" not in state else None
 
-    return Explorer("Roofline: where decode and prefill sit", controls, render, pending=pending)
+    return Explorer("Roofline: where decode and prefill sit", controls, render, pending=pending,
+                    alt=_roofline_alt)
+
+
+def _roofline_alt(*, model: str, gpu: str, compare_gpu: str, weight_dtype: str, batch_size: int,
+                  prompt_len: int, **_) -> str:
+    gpus = gpu + (f" and the {compare_gpu}" if compare_gpu not in (NONE, gpu) else "")
+    return (f"Roofline chart, log-log: attainable FLOP/s (y) against arithmetic intensity in "
+            f"FLOP per byte (x) for the {gpus}. Each roof climbs with memory bandwidth up to its "
+            f"ridge (dotted line), then stays flat at peak compute; under each roof the region "
+            f"left of that GPU's ridge is shaded blue (memory-bound), right of it orange "
+            f"(compute-bound). Circles on every roof: {model} decode steps with {weight_dtype} "
+            f"weights at batch 1 up to {batch_size:,}, each labelled; a square: a prefill of "
+            f"{prompt_len:,} tokens. Small batches sit far left of the ridge.")
 
 
 # ---- 2. KV growth ---------------------------------------------------------------------------
@@ -522,7 +730,17 @@ def explore_kv_growth(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_kv_growth")
     return Explorer("KV cache growth vs the memory left after the weights", controls,
-                    _render_kv_growth, on_change=_kv_model_changed)
+                    _render_kv_growth, on_change=_kv_model_changed, alt=_kv_growth_alt)
+
+
+def _kv_growth_alt(*, model: str, num_kv_heads: int, kv_dtype: str, batch_size: int, gpu: str,
+                   num_gpus: int, **_) -> str:
+    return (f"Line chart: KV-cache memory in GiB (y) against context length per sequence in "
+            f"tokens (x) for {model} with {num_kv_heads} KV heads in {kv_dtype}. The KV of a "
+            f"batch of {batch_size:,} rises in a straight line and crosses the horizontal line "
+            f"of memory left after the weights on {num_gpus} x {gpu}; an X marks the length at "
+            f"which the batch stops fitting, a dot the chosen context, and a note says how "
+            f"many whole sequences fit.")
 
 
 # ---- 3. attention ---------------------------------------------------------------------------
@@ -594,7 +812,7 @@ def _attention_readout(cfg, weights, future, ids, causal, unmasked, sharing, kv_
              f"Query heads {sharing} share KV head {kv_head}: same keys, different queries"]
     if causal:
         lines.append(f"Causal mask: removes {int(future.sum()):,} of {n * n:,} query-key pairs "
-                     f"(grey: a token may not look at later tokens)")
+                     f"(grey with a cross: a token may not look at later tokens)")
     elif unmasked:
         lines.append(f"Mask OFF: on average {weights[future].sum() / n:.0%} of a query's "
                      f"attention goes to later tokens - information a generator cannot have")
@@ -630,7 +848,16 @@ def explore_attention(**defaults) -> Explorer:
     _no_leftovers(defaults, "explore_attention")
     render = lambda **v: _render_attention(state, **v)  # noqa: E731
     return Explorer("Attention weights, one head at a time", controls, render,
-                    on_change=_attention_config_changed)
+                    on_change=_attention_config_changed, alt=_attention_alt)
+
+
+def _attention_alt(*, prompt: str, config: str, layer: int, head: int, causal: bool,
+                   **_) -> str:
+    mask = ("the causal mask greys out and crosses the upper triangle (later tokens)"
+            if causal else "with the mask off every cell holds a weight")
+    return (f"Heatmap of attention weights (colour, 0 to 1) of layer {layer}, head {head} of "
+            f"the {config} model on the prompt “{prompt[:60]}”: one row per query token, one "
+            f"column per key token, each row summing to 1; {mask}.")
 
 
 # ---- 4. sampling ----------------------------------------------------------------------------
@@ -704,7 +931,17 @@ def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
         del controls["model"]  # your own logits: there is no model to choose
     _no_leftovers(defaults, "explore_sampling")
     render = lambda **v: _render_sampling(state, **v)  # noqa: E731
-    return Explorer("Sampling: temperature, top-k, top-p", controls, render)
+    return Explorer("Sampling: temperature, top-k, top-p", controls, render, alt=_sampling_alt)
+
+
+def _sampling_alt(*, temperature: float, top_k: int, top_p: float, prompt: str = "",
+                  **_) -> str:
+    after = f" after the prompt “{prompt[:60]}”" if prompt else ""
+    return (f"Bar chart: probability (y) of the 16 most likely next tokens (x, most likely "
+            f"first){after} at temperature {temperature:g}, top-k {top_k or 'off'}, top-p "
+            f"{top_p:g}. Coloured bars are the tokens the sampler may still draw, grey bars the "
+            f"ones the filters removed; black dashes mark the renormalised probabilities, a "
+            f"dashed line the boundary, and a triangle the token one seeded draw picks.")
 
 
 # ---- timing on this machine ------------------------------------------------------------------
@@ -717,7 +954,8 @@ def one_blas_thread():
     return blas_threads(1)
 
 
-def _measuring_explorer(title: str, controls: dict, state: dict, render_fn, message: str) -> Explorer:
+def _measuring_explorer(title: str, controls: dict, state: dict, render_fn, message: str,
+                        alt: Callable[..., str]) -> Explorer:
     """An Explorer whose renders time things on this machine, cached in ``state``.
 
     Measurements are keyed by the control values in order, so the readout can say "measuring"
@@ -728,7 +966,7 @@ def _measuring_explorer(title: str, controls: dict, state: dict, render_fn, mess
     def pending(values: dict) -> str | None:
         return None if tuple(values[name] for name in controls) in state else message
 
-    return Explorer(title, controls, render, pending=pending)
+    return Explorer(title, controls, render, pending=pending, alt=alt)
 
 
 # ---- 5. KV-cache work -----------------------------------------------------------------------
@@ -748,8 +986,8 @@ def _run_engine(prompt_len: int, max_new_tokens: int, use_kv_cache: bool):
 
 def _kv_work(state: dict, prompt_len: int, max_new_tokens: int, repeats: int = 3):
     """Cumulative (tokens, seconds) with and without the cache; measured once per widget and
-    settings (so moving back to a setting redraws the same figure), each step's time the best
-    of ``repeats`` runs (a busy machine adds noise, never removes it)."""
+    settings (so moving back to a setting redraws the same figure), each step's time the
+    median of ``repeats`` runs (one run slowed by other work cannot bend the line)."""
     key = (prompt_len, max_new_tokens)
     if key not in state:
         runs = []
@@ -757,8 +995,8 @@ def _kv_work(state: dict, prompt_len: int, max_new_tokens: int, repeats: int = 3
             with one_blas_thread():
                 trials = [_run_engine(prompt_len, max_new_tokens, use_kv_cache)
                           for _ in range(repeats)]
-            best = np.min([seconds for _, seconds in trials], axis=0)
-            runs.append((np.cumsum(trials[0][0]), np.cumsum(best)))
+            typical = np.median([seconds for _, seconds in trials], axis=0)  # (steps,)
+            runs.append((np.cumsum(trials[0][0]), np.cumsum(typical)))
         state[key] = tuple(runs)
     return state[key]
 
@@ -794,7 +1032,16 @@ def explore_kv_cache_work(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_kv_cache_work")
     return _measuring_explorer("What the KV cache saves", controls, state, _render_kv_cache_work,
-                               "running the engine with and without the cache ...")
+                               "running the engine with and without the cache ...",
+                               alt=_kv_cache_work_alt)
+
+
+def _kv_cache_work_alt(*, prompt_len: int, max_new_tokens: int) -> str:
+    return (f"Two line charts against generated tokens n (x, 1 to {max_new_tokens:,}) after a "
+            f"prompt of {plots.plural(prompt_len, 'token')}, with and without a KV cache. Left: "
+            f"tokens the model processed, log scale; with the cache the count grows like n, "
+            f"without it like n squared. Right: measured wall time in ms on this machine; the "
+            f"line without the cache bends upward and ends far above the other.")
 
 
 # ---- 6. prefill vs decode timing on this machine -----------------------------------------------
@@ -812,8 +1059,9 @@ def _timing_config(name: str):
 def _time_prefill_decode(model: ToyModel, lengths: list[int], repeats: int = 3):
     """Seconds for one n-token prefill and for n one-token decode steps, for each n.
 
-    Each prefill is the best of 3 x ``repeats`` runs and each decode step the best of
-    ``repeats``: on a shared machine other work only ever adds time.
+    Each prefill is the median of 3 x ``repeats`` runs and each decode step the median of
+    ``repeats`` (plots.median_timing): one run slowed by other work on a shared machine
+    cannot draw a spike.
     """
     warm = model.new_cache()
     model.forward([(list(range(1, max(lengths) + 1)), warm)], last_token_only=True)  # warm-up
@@ -826,7 +1074,7 @@ def _time_prefill_decode(model: ToyModel, lengths: list[int], repeats: int = 3):
             t0 = time.perf_counter()
             model.forward([(list(range(1, n + 1)), model.new_cache())], last_token_only=True)
             runs.append(time.perf_counter() - t0)
-        prefill.append(min(runs))
+        prefill.append(runs)  # (3 * repeats,) for this n
     steps = np.full((repeats, max(lengths)), np.inf)  # (repeats, n): seconds of each decode step
     for r in range(repeats):
         cache = model.new_cache()
@@ -834,8 +1082,9 @@ def _time_prefill_decode(model: ToyModel, lengths: list[int], repeats: int = 3):
             t0 = time.perf_counter()
             model.forward([([1 + i % 255], cache)], last_token_only=True)
             steps[r, i] = time.perf_counter() - t0
-    decode = np.cumsum(steps.min(axis=0))[np.array(lengths) - 1]
-    return np.array(prefill), decode
+    decode = np.cumsum(plots.median_timing(steps, max(lengths), "decode steps"))
+    return plots.median_timing(np.array(prefill).T, len(lengths), "prefill"), \
+        decode[np.array(lengths) - 1]
 
 
 def _render_prefill_decode(state: dict, *, model: str, max_tokens: int):
@@ -871,7 +1120,17 @@ def explore_prefill_decode(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_prefill_decode")
     return _measuring_explorer("Prefill vs decode on this machine", controls, state,
-                               _render_prefill_decode, "timing prefill and decode on this machine ...")
+                               _render_prefill_decode,
+                               "timing prefill and decode on this machine ...",
+                               alt=_prefill_decode_alt)
+
+
+def _prefill_decode_alt(*, model: str, max_tokens: int) -> str:
+    return (f"Line chart, log-log: measured time per token in microseconds (y) against tokens n "
+            f"(x, 1 to {max_tokens:,}) for the {model} model on this machine, each point the "
+            f"median of repeated runs. Green squares: one prefill pass over n tokens; "
+            f"vermillion circles: n one-token decode steps, which cost many times more per "
+            f"token.")
 
 
 # ---- 7. Little's law ------------------------------------------------------------------------
@@ -881,7 +1140,7 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
     # past the model's window the capacity is still arithmetic worth drawing; the readout says so
     report = memory.vllm_kv_cache_report(cfg, spec, context_len, allow_long_max_model_len=True)
     needed = roofline.littles_law_concurrency(throughput_per_s, latency_s)
-    cap = report.max_concurrency
+    cap = plots.whole_sequences(report.max_concurrency)  # whole requests, not 225.3
     fig, (ax,) = _figure()
     plots.plot_littles_law(throughput_per_s, latency_s, max_concurrency=cap, ax=ax,
                            capacity_label=f"KV cache: {cfg.name} on {spec.name}, "
@@ -889,12 +1148,12 @@ def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str
     best = roofline.littles_law_throughput(cap, latency_s)
     verdict = "fits" if needed <= cap else "does NOT fit: requests would queue"
     return fig, "\n".join(_beyond_window_note(cfg, context_len) + [
-        f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = {needed:,.1f} "
-        f"requests in flight",
-        f"KV memory holds {cap:,.1f} requests of {context_len:,} tokens "
+        f"Little's law: N = X x L = {throughput_per_s:g}/s x {latency_s:g} s = "
+        f"{plots.count_text(needed)} requests in flight",
+        f"KV memory holds {cap:,} whole requests of {context_len:,} tokens "
         f"({report.concurrency_line}) "
         f"-> {verdict}",
-        f"Most throughput at this latency: {cap:,.1f} / {latency_s:g} s = {best:,.2f} requests/s"])
+        f"Most throughput at this latency: {cap:,} / {latency_s:g} s = {best:,.2f} requests/s"])
 
 
 @_displayed
@@ -911,4 +1170,13 @@ def explore_littles_law(**defaults) -> Explorer:
                                       _pick(defaults, "context_len", 2048)),
     }
     _no_leftovers(defaults, "explore_littles_law")
-    return Explorer("Little's law: how many requests are in flight", controls, _render_littles_law)
+    return Explorer("Little's law: how many requests are in flight", controls, _render_littles_law,
+                    alt=_littles_law_alt)
+
+
+def _littles_law_alt(*, latency_s: float, model: str, gpu: str, context_len: int, **_) -> str:
+    return (f"Line chart: concurrency N in requests (y) against throughput X in requests per "
+            f"second (x) at latency L = {latency_s:g} s: the straight line N = X x L, a dot at "
+            f"the chosen throughput, and a horizontal line at the whole sequences of "
+            f"{context_len:,} tokens that the KV memory of one {gpu} holds for {model}; above "
+            f"that line requests would queue.")

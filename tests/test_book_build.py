@@ -71,3 +71,31 @@ def test_widget_pages_say_where_sliders_move(built_book):
 @pytest.mark.parametrize("name", ["book/intro", "book/how_to_use"])
 def test_prose_pages(built_book, name):
     assert "<h1>" in page(built_book, name)
+
+
+MATHJAX = REPO / "book" / "_static" / "mathjax" / "tex-svg-full.js"
+# sha256 of package/es5/tex-svg-full.js in the npm tarball mathjax@3.2.2 (its README says how).
+MATHJAX_SHA256 = "a4354ff94fd868aea0cc6eaaa79a57fda0588646fc46ee3700a349ee0a11cbe6"
+
+
+def test_mathjax_is_the_pinned_npm_file():
+    import hashlib
+
+    assert hashlib.sha256(MATHJAX.read_bytes()).hexdigest() == MATHJAX_SHA256
+    config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["mathjax_path"] == MATHJAX.relative_to(REPO / "book" / "_static").as_posix()
+
+
+def test_every_page_loads_mathjax_from_the_site(built_book):
+    """Equations render offline: each page's MathJax script is the copy in _static."""
+    pages = [p for p in built_book.html_dir.rglob("*.html")
+             if not p.relative_to(built_book.html_dir).as_posix().startswith("_")
+             and p.name != "index.html"]
+    assert pages
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert "cdn.jsdelivr.net" not in html, f"{path.name} loads from a CDN"
+        if "math notranslate" in html:
+            assert re.search(r'<script[^>]+src="[./]*_static/mathjax/tex-svg-full\.js[?"]', html), (
+                f"{path.name} has equations but not the site's MathJax")
+    assert (built_book.html_dir / "_static" / "mathjax" / "tex-svg-full.js").exists()

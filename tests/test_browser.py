@@ -334,12 +334,8 @@ def serve(directory: Path):
 
 SITE_WIDTH = 1280
 # The console errors a page may still show, each with its reason: a failed load of a URL that
-# starts with one of these (every external host is blocked here). Nothing else is forgiven.
-KNOWN_EXTERNAL_LOADS = {
-    "https://cdn.jsdelivr.net/npm/mathjax@3/":
-        "MathJax comes from a CDN (Sphinx's default mathjax_path) until issue 18 serves it with "
-        "the site",
-}
+# starts with one of these. Nothing is forgiven now: MathJax is served with the site.
+KNOWN_EXTERNAL_LOADS: dict[str, str] = {}
 # Code or output blocks that may scroll sideways at 1280 px, each with its reason:
 # {page: {text the block contains: reason}}.
 CLIPPED_BLOCK_EXCEPTIONS: dict[str, dict[str, str]] = {}
@@ -369,12 +365,32 @@ PAGE_JS = r"""() => {
         '.widget-slider, .widget-dropdown, .widget-interact, .jupyter-widgets, ' +
         'script[type="application/vnd.jupyter.widget-view+json"]')]
       .map(e => e.tagName === 'SCRIPT' ? 'script ' + e.type : 'element .' + e.classList[0]),
-    explorers: [...article.querySelectorAll('figure.mini-vllm-static-explorer')].map(f => ({
+    explorers: [...article.querySelectorAll('.mini-vllm-static-explorer')].map(f => ({
       imgs: f.querySelectorAll('img').length,
       alt: (f.querySelector('img') || {}).alt || '',
       ok: [...f.querySelectorAll('img')].every(loaded),
       readout: text(f.querySelector('.readout')),
-      caption: text(f.querySelector('figcaption'))})),
+      caption: text((f.closest('figure') || f).querySelector('figcaption'))})),
+    // Every figure of the page (chrome icons aside): its numbered caption, alt text and
+    // sharpness (natural pixels per displayed pixel; shown=false when folded away).
+    figures: [...article.querySelectorAll('img')].filter(i => !i.closest('.logo, .navbar-brand')
+      && !/_static\/(images\/logo_|logo\.svg)/.test(i.getAttribute('src'))).map(i => {
+      const fig = i.closest('figure');
+      const cap = fig && [...fig.children].find(c => c.tagName === 'FIGCAPTION');
+      const src = i.getAttribute('src') || '';
+      return {src: src.slice(0, 60), alt: i.getAttribute('alt') || '',
+              caption: text(cap), number: text(cap && cap.querySelector('.caption-number')),
+              svg: /\.svg$|^data:image\/svg/.test(src), shown: shown(i),
+              ratio: i.naturalWidth / Math.max(1, i.getBoundingClientRect().width),
+              // displayed aspect / natural aspect: 1 unless the figure is squashed
+              aspect: (i.getBoundingClientRect().width / Math.max(1, i.getBoundingClientRect()
+                .height)) / (i.naturalWidth / Math.max(1, i.naturalHeight))};
+    }),
+    // Typeset maths: MathJax output, and the equations it could not typeset.
+    math: document.querySelectorAll('mjx-container').length,
+    mathSource: document.querySelectorAll('.math').length,
+    mathErrors: [...document.querySelectorAll('mjx-merror, [data-mjx-error]')]
+      .map(e => e.getAttribute('data-mjx-error') || text(e)),
     solutions: [...article.querySelectorAll('div.cell.tag_solution')].map(c =>
       [...c.querySelectorAll('.cell_input, .cell_output')].filter(shown)
         .map(e => (e.classList.contains('cell_input') ? 'code: ' : 'output: ') + text(e))),
@@ -384,6 +400,11 @@ PAGE_JS = r"""() => {
     search: [...document.querySelectorAll('.search-button__button')].filter(shown).length,
   };
 }"""
+
+# MathJax has finished (or there is no maths on the page): its startup promise resolved.
+MATH_DONE_JS = r"""() => !document.querySelector('.math') || (window.MathJax &&
+  MathJax.startup && MathJax.startup.promise && (window.__mathTypeset ??=
+  MathJax.startup.promise.then(() => { window.__mathDone = true; })) && window.__mathDone)"""
 
 OPEN_FOLDS_JS = r"""() => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
@@ -454,14 +475,19 @@ def site_pages(browser, site_html) -> dict[str, dict]:
         for name in names:
             with new_page(browser, width=SITE_WIDTH) as page:  # a first visit: nothing stored
                 errors = watch_console(page)
+                requests: list[str] = []
+                page.on("request", lambda r: requests.append(r.url))
                 page.goto(base + name, wait_until="load")
                 page.wait_for_load_state("networkidle")
+                page.wait_for_function(MATH_DONE_JS, timeout=30_000)
                 page.screenshot(path=str(ARTIFACTS / f"site-{name.replace('/', '-')[:-5]}.png"),
                                 full_page=True)
                 record = page.evaluate(PAGE_JS)
                 page.evaluate(OPEN_FOLDS_JS)
                 record["clipped"] = page.evaluate(CLIPPED_JS)
                 record["errors"] = list(errors)
+                record["external"] = [u for u in requests
+                                      if not u.startswith((base, "data:", "blob:"))]
                 pages[name] = record
     return pages
 
@@ -596,3 +622,64 @@ def test_site_chrome(site_pages, browser, site_html):
             problems.append(f"at 390 px: {shown} search controls shown, not 1")
         problems += [f"at 390 px: {m} [{u}]" for m, u in errors if not known_error(m, u)]
     assert not problems, report(problems, "problems with the site's chrome")
+
+
+def test_site_makes_no_request_off_the_machine(site_pages):
+    """Offline: every script, style, font and image comes from the site itself (MathJax too)."""
+    problems = [f"{name}: {url[:100]}" for name, p in site_pages.items() for url in p["external"]]
+    assert not problems, report(problems, "requests that leave the machine")
+
+
+def test_site_figures_are_numbered_captioned_and_sharp(site_pages):
+    """Every figure has a numbered caption, alt text that describes it (not a file name), and
+    is SVG or has at least twice the pixels it is displayed at (sharp on high-DPI screens)."""
+    problems = []
+    for name, p in site_pages.items():
+        for f in p["figures"]:
+            where = f"{name}: {f['src']}"
+            if not f["number"].startswith("Fig") or len(f["caption"]) < 20:
+                problems.append(f"{where}: caption {f['caption'][:60]!r}")
+            alt = f["alt"].strip()
+            if len(alt) < 25 or re.search(r"\.(png|svg|jpe?g)$|^[\w./-]+$|_images/", alt):
+                problems.append(f"{where}: alt text {alt[:60]!r} does not describe the figure")
+            if f["shown"] and not f["svg"] and f["ratio"] < 1.99:
+                problems.append(f"{where}: {f['ratio']:.2f} pixels per displayed pixel, not 2")
+            if f["shown"] and abs(f["aspect"] - 1) > 0.02:
+                problems.append(f"{where}: squashed, aspect {f['aspect']:.2f} of its own")
+    assert not problems, report(problems, "figures without a number, caption or alt, or blurry")
+
+
+def test_site_equations_are_typeset(site_pages):
+    """MathJax (served with the site) typesets every equation, and none fails to parse."""
+    problems = []
+    for name, p in site_pages.items():
+        if p["mathSource"] and not p["math"]:
+            problems.append(f"{name}: {p['mathSource']} equations, none typeset")
+        problems += [f"{name}: MathJax error: {e[:80]}" for e in p["mathErrors"]]
+    typeset = [n for n, p in site_pages.items() if p["math"]]
+    assert len(typeset) >= 8, f"only {len(typeset)} pages show typeset maths: {typeset}"
+    assert not problems, report(problems, "equation problems")
+
+
+PHONE_FIGURES_JS = r"""() => [...document.querySelectorAll('.bd-article img')]
+  .filter(i => i.getClientRects().length && i.closest('figure'))
+  .map(i => { const r = i.getBoundingClientRect();
+              return {src: (i.getAttribute('src') || '').slice(0, 60),
+                      aspect: (r.width / Math.max(1, r.height)) /
+                              (i.naturalWidth / Math.max(1, i.naturalHeight)),
+                      right: r.right, page: document.documentElement.clientWidth}; })"""
+
+
+def test_site_figures_keep_their_shape_on_a_phone(site_pages, browser, site_html):
+    """At 390 px every figure scales down whole: not squashed, not wider than the screen."""
+    problems = []
+    with serve(site_html) as base, new_page(browser, width=390, height=844) as page:
+        for name, p in site_pages.items():
+            if not p["figures"]:
+                continue
+            page.goto(base + name, wait_until="load")
+            for f in page.evaluate(PHONE_FIGURES_JS):
+                if abs(f["aspect"] - 1) > 0.02 or f["right"] > f["page"] + 1:
+                    problems.append(f"{name}: {f['src']}: aspect {f['aspect']:.2f}, "
+                                    f"right edge {f['right']:.0f} of {f['page']} px")
+    assert not problems, report(problems, "figures squashed or cut at 390 px")

@@ -278,3 +278,77 @@ def test_logo_and_favicon_are_the_books_own():
     assert committed.shape == drawn.shape == (book_logo.SIZE, book_logo.SIZE, 4)
     assert np.abs(committed - drawn).mean() < 2, (  # antialiasing may differ across versions
         "favicon.png differs from its drawing: run .venv/bin/python book/_ext/book_logo.py")
+
+
+# ---- issue 18: figures numbered, captioned, named; referred to by name -------------------------
+
+FIGURE_CALL_RE = re.compile(r"^(?:_ = )?(?:\w+\.)?(?:plot_\w+|draw_\w+|explore_\w+)\(", re.M)
+FIG_REF_RE = re.compile(r"\{ref\}`[^`<]*<(fig-[a-z0-9-]+)>`")
+POINTS_AT_FIGURE_RE = re.compile(r"\bthe (?:figure|plot|chart|diagram) (?:above|below)\b",
+                                 re.IGNORECASE)
+
+
+def figure_options(cell: dict) -> dict:
+    return (cell.get("metadata", {}).get("mystnb") or {}).get("figure") or {}
+
+
+def figure_cells() -> list[tuple[str, int, dict]]:
+    return [(p.name, i, c) for p in NOTEBOOKS for i, c in enumerate(load(p)["cells"])
+            if c["cell_type"] == "code" and figure_options(c)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_every_figure_cell_is_captioned_and_named(path):
+    """A cell that draws a figure carries mystnb.figure {caption, name}: the site numbers and
+    captions it; a plain image also carries mystnb.image.alt (an explorer writes its own)."""
+    problems = []
+    for i, c in enumerate(load(path)["cells"]):
+        if c["cell_type"] != "code" or not FIGURE_CALL_RE.search(source(c)):
+            continue
+        if "remove-cell" in tags(c) or "remove-output" in tags(c) or "solution" in tags(c):
+            continue
+        fig = figure_options(c)
+        if len(fig.get("caption", "")) < 20 or not re.fullmatch(r"fig-[a-z0-9-]+",
+                                                                 fig.get("name", "")):
+            problems.append(f"cell {i}: caption/name {fig}")
+        alt = ((c["metadata"].get("mystnb") or {}).get("image") or {}).get("alt", "")
+        if "explore_" not in source(c) and len(alt) < 25:
+            problems.append(f"cell {i}: alt text {alt!r}")
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+def test_figure_names_are_unique_and_references_resolve():
+    names = [figure_options(c)["name"] for _, _, c in figure_cells()]
+    assert len(names) >= 30 and len(names) == len(set(names)), sorted(names)
+    refs = {m.group(1) for p in NOTEBOOKS for c in load(p)["cells"] if c["cell_type"] == "markdown"
+            for m in FIG_REF_RE.finditer(source(c))}
+    assert refs and refs <= set(names), f"references to no figure: {sorted(refs - set(names))}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_prose_names_figures_it_does_not_point_at_them(path):
+    """{ref}`the X figure <fig-x>` reads right on the site and in JupyterLab; {numref} shows a
+    warning icon in JupyterLab (a code cell's figure has no number there); "the figure below"
+    makes the reader hunt."""
+    text = "\n".join(source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+    hits = re.findall(r"\{numref\}`[^`]*`", text) + POINTS_AT_FIGURE_RE.findall(text)
+    assert not hits, f"{path.name}: {hits[:5]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_figures_are_drawn_at_twice_the_pixels(path):
+    """A notebook that draws figures asks for 2x PNGs (sharp on high-DPI screens and projectors)."""
+    cells = load(path)["cells"]
+    if not any(c["cell_type"] == "code" and FIGURE_CALL_RE.search(source(c)) for c in cells):
+        pytest.skip("no figures")
+    assert any('InlineBackend.figure_formats = ["retina"]' in source(c) for c in cells), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_only_the_colab_bootstrap_is_removed_whole(path):
+    """myst-nb's inline execution skips a `remove-cell` cell, so the {eval} names it defines would
+    be missing on the site: a cell the reader need not see is tagged remove-input + remove-output
+    (it runs, and shows nothing). The Colab bootstrap alone is removed whole."""
+    bad = [i for i, c in enumerate(load(path)["cells"])
+           if "remove-cell" in tags(c) and not is_colab_bootstrap(c)]
+    assert not bad, f"{path.name}: cells {bad} are tagged remove-cell"

@@ -100,7 +100,7 @@ def load_bibstyle():
 def test_the_page_uses_the_book_style():
     bibstyle = load_bibstyle()
     config = yaml.safe_load((REPO / "_config.yml").read_text())
-    assert config["sphinx"]["local_extensions"] == {"bibstyle": "book/_ext"}
+    assert config["sphinx"]["local_extensions"]["bibstyle"] == "book/_ext"
     page = (REPO / "book" / "references.md").read_text()
     assert f":style: {bibstyle.STYLE_NAME}" in page
 

@@ -1,10 +1,13 @@
 """widgets.py: every explorer builds, reads out the calculators' numbers, and survives a sweep
 over every control (all dropdown values, slider extremes and midpoints) without an exception,
-a warning or a traceback. Agg backend; what is checked is data and text, not pixels."""
+a warning or a traceback. Agg backend; what is checked is data and text, not pixels, except
+that the explorers' text cache draws text where Agg draws it, and the same bytes every time."""
 
 import matplotlib
 
 matplotlib.use("Agg")
+
+import io  # noqa: E402
 
 import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
@@ -162,9 +165,12 @@ def test_attention_heads_sharing_and_mask(explorers):
     assert "removes 3 of 9" in text
     ax = w.figure.axes[0]
     assert plots.token_tick_labels(ax, "x") == ["a", "b", "c"]
-    weights = ax.images[0].get_array()
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
-    assert np.all(weights[np.triu_indices(3, 1)] == 0)
+    weights = ax.images[0].get_array()  # masked where the causal mask removes a pair
+    np.testing.assert_allclose(weights.data.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(weights.data[np.triu_indices(3, 1)] == 0)
+    np.testing.assert_array_equal(weights.mask, np.triu(np.ones((3, 3), bool), 1))
+    crosses = next(line for line in ax.get_lines() if line.get_gid() == "masked-cross")
+    assert sorted(zip(crosses.get_ydata(), crosses.get_xdata())) == [(0, 1), (0, 2), (1, 2)]
     text = w.update(causal=False)
     assert "Mask OFF" in text
     text = w.update(prompt="", causal=True)
@@ -234,7 +240,14 @@ def test_prefill_decode_and_littles_law_readouts(explorers):
     text = explorers["prefill_decode"].update(max_tokens=16)
     assert "16 tokens as one prefill pass" in text and "16 decode steps" in text
     text = explorers["littles_law"].update(throughput_per_s=10.0, latency_s=5.0)
-    assert "= 50.0 requests in flight" in text
+    assert "= 50 requests in flight" in text and "50.0" not in text  # a count
+    report = memory.vllm_kv_cache_report(LLAMA, get_gpu("H100 SXM5 80GB"), 2048)
+    whole = int(report.max_concurrency)
+    assert report.max_concurrency != whole  # 225.3: vLLM's figure is fractional ...
+    assert f"KV memory holds {whole:,} whole requests of 2,048 tokens" in text  # ... ours not
+    assert f"Most throughput at this latency: {whole:,} / 5 s = {whole / 5:,.2f} requests/s" \
+        in text
+    assert explorers["littles_law"].figure.axes[0].get_lines()[2].get_ydata()[0] == whole
     text = explorers["littles_law"].update(throughput_per_s=100.0, latency_s=60.0)
     assert "does NOT fit" in text
 
@@ -321,6 +334,120 @@ def test_snapshot_is_a_png_of_the_current_figure(explorers):
     image = w.snapshot()
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert image.data == widgets.figure_png(w.figure)
+    assert widgets.png_size(image.data)[0] == 2 * image.width == 2 * 560  # shown at 1x
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_explorer_png_has_twice_the_pixels_it_is_shown_at(name, monkeypatch):
+    """Sharp images: savefig at 2 x the figure's dpi, displayed at its 1x width."""
+    w = FACTORIES[name]()  # at its defaults
+    shown = []
+    monkeypatch.setattr(widgets, "display", lambda obj: shown.append(obj))
+    w.redraw()
+    (image,) = shown
+    width, height = widgets.png_size(image.data)
+    fig_w, fig_h = w.figure.get_size_inches() * w.figure.dpi
+    assert (width, height) == (round(2 * fig_w), round(2 * fig_h))
+    assert width == 2 * image.width  # the live widget
+    mime, data, shown_width = w._image
+    assert (mime, data, shown_width) == ("image/png", image.data, image.width)
+    assert f"width='{image.width}'" in w.static_html()  # the static page
+
+
+def test_figure_image_formats(explorers):
+    fig = explorers["littles_law"].figure
+    one = widgets.figure_image(fig, "png1x")
+    two = widgets.figure_image(fig, "png2x")
+    svg = widgets.figure_image(fig, "svg")
+    assert widgets.png_size(one[1])[0] == one[2] == two[2] == svg[2] == 560
+    assert widgets.png_size(two[1])[0] == 1120
+    assert svg[0] == "image/svg+xml" and svg[1].lstrip().startswith(b"<?xml")
+    with pytest.raises(ValueError, match="image_format must be one of"):
+        widgets.figure_image(fig, "jpeg")
+
+
+def _text_scene(shift_px: float = 0.0):
+    """A figure with plain, rotated, multi-line, translucent, unicode and math text."""
+    fig, (ax,) = widgets._figure()
+    ax.set_title("Roofline: Llama-3-8B on H100\nsecond line, 1,024 tokens")
+    ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+    ax.set_ylabel("attainable (FLOP/s)")  # rotated 90 degrees
+    ax.text(0.1 + shift_px / 900, 0.5, "B=64 ␣ é ✓ <0xE2>", transform=ax.transAxes)
+    ax.text(0.5, 0.3, "rotated 90", rotation=90, transform=ax.transAxes)
+    ax.text(0.7, 0.5, "rotated 30", rotation=30, color="#D55E00", alpha=0.6,
+            transform=ax.transAxes)
+    ax.text(0.3, 0.8, r"math $x^2 + \sqrt{y}$", transform=ax.transAxes)
+    ax.plot([0, 1], [0, 1])
+    return fig
+
+
+def _blocks(png: bytes, k: int = 4) -> np.ndarray:
+    """The PNG's RGB as the mean of each k x k block: a sub-pixel move changes it little."""
+    from PIL import Image
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    h, w = rgb.shape[0] // k * k, rgb.shape[1] // k * k
+    return rgb[:h, :w].reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
+
+
+def test_cached_text_lands_where_agg_draws_it():
+    """The explorers' canvas draws each string from a cache of its pixels, starting on a whole
+    pixel: within half a pixel of Agg's own text. A text 2 px off is caught (the control)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def png(fig, canvas=FigureCanvasAgg):
+        canvas(fig)
+        return widgets.figure_png(fig)
+
+    agg = _blocks(png(_text_scene()))
+    cached = _blocks(png(_text_scene(), widgets.TextCachingCanvas))
+    moved = _blocks(png(_text_scene(shift_px=2.0)))
+    assert cached.shape == agg.shape
+    assert np.abs(cached - agg).max() < 80 < np.abs(moved - agg).max()
+
+
+def test_bench_times_new_settings_and_puts_the_controls_back(explorers):
+    from mini_vllm import bench_widgets
+    w = explorers["littles_law"]
+    before = dict(w.values)
+    wall, cpu = bench_widgets.time_new_settings(w, bench_widgets.SWEEPS["littles_law"][:2],
+                                                passes=2)
+    assert len(wall) == len(cpu) == 4 and all(0 < s < 10 for s in wall + cpu)
+    assert w.values == before
+    for name, settings in bench_widgets.SWEEPS.items():  # settings of real controls
+        assert settings and all(set(s) <= set(explorers[name].controls) for s in settings)
+
+
+def test_text_cache_keeps_redraws_identical(explorers):
+    """Cached or not, a figure draws the same bytes: the caches are pure functions."""
+    fig = explorers["roofline"].render(batch_size=64)[0]
+    first = widgets.figure_png(fig)
+    widgets.figure_png(explorers["sampling"].render(temperature=0.35)[0])  # other strings
+    assert widgets.figure_png(fig) == first
+    widgets.clear_text_caches()
+    assert widgets.figure_png(fig) == first
+    assert widgets.figure_png(explorers["roofline"].render(batch_size=64)[0]) == first
+
+
+def test_timings_are_medians_so_one_slow_run_draws_no_spike(monkeypatch):
+    """A fake model on a fake clock: passes cost 1.0, 1.1 and 1.3 ms per token in turn (the
+    median is 1.1, the best 1.0), and one pass is slowed by a whole second by another process.
+    The median of the repeats ignores the spike; the best run or the mean would not give 1.1."""
+    clock, calls = [0.0], [0]
+
+    class Model:
+        def new_cache(self):
+            return None
+
+        def forward(self, batch, last_token_only=True):
+            calls[0] += 1
+            factor = (1.0, 1.1, 1.3)[calls[0] % 3]
+            clock[0] += 1e-3 * factor * len(batch[0][0]) + (1.0 if calls[0] == 20 else 0.0)
+
+    monkeypatch.setattr(widgets.time, "perf_counter", lambda: clock[0])
+    prefill, decode = widgets._time_prefill_decode(Model(), [1, 2, 4], repeats=3)
+    np.testing.assert_allclose(prefill, [1.1e-3, 2.2e-3, 4.4e-3], rtol=1e-9)
+    np.testing.assert_allclose(decode, [1.1e-3, 2.2e-3, 4.4e-3], rtol=1e-9)
+    assert calls[0] >= 20  # the slow pass happened, inside the timed runs
 
 
 def test_pending_message_only_before_a_measurement(explorers):
@@ -416,8 +543,9 @@ def test_every_control_has_an_uncut_description(explorers):
 
 @pytest.mark.parametrize("name", list(FACTORIES))
 def test_static_page_gets_the_figure_and_no_controls(name):
-    """The bundle carries the live widget (JupyterLab, Colab) and a static figure for the site,
-    which drops the widget view (_config.yml: nb_mime_priority_overrides)."""
+    """The bundle carries the live widget (JupyterLab, Colab) and, for the site (which drops the
+    widget view: _config.yml nb_mime_priority_overrides), a div the cell's numbered figure wraps:
+    the image with a real alt text, the settings, the readout and the note."""
     import base64
     import html
     import re
@@ -425,14 +553,43 @@ def test_static_page_gets_the_figure_and_no_controls(name):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     page = bundle["text/html"]
+    assert page.startswith("<div class='mini-vllm-static-explorer'>") and page.endswith("</div>")
+    assert "<figure" not in page and "<figcaption" not in page  # the cell's figure captions it
     assert page.count("<img") == 1 and "<input" not in page and "<select" not in page
-    png = re.search(r"src='data:image/png;base64,([^']+)'", page).group(1)
-    assert base64.b64decode(png) == widgets.figure_png(explorer.figure)  # the figure shown
+    png = base64.b64decode(re.search(r"src='data:image/png;base64,([^']+)'", page).group(1))
+    assert png == widgets.figure_png(explorer.figure)  # the figure shown, at 2x
+    width = int(re.search(r"<img [^>]*width='(\d+)'", page).group(1))
+    assert widgets.png_size(png)[0] == 2 * width
     alt = html.unescape(re.search(r"alt='([^']+)'", page).group(1))
-    assert alt.startswith(explorer.title) and ".png" not in alt
+    assert alt == explorer.alt_text() and alt.endswith(f"Drawn at: {explorer.settings_text()}.")
+    assert not re.search(r"\.(png|svg|jpe?g)\b|/tmp/|_build/|data:", alt)  # not a path
+    assert len(alt) > 150 and alt[0].isupper() and not alt.startswith(explorer.title)
+    for part in ("settings", "readout", "note"):
+        assert f"<p class='{part}'>" in page, part
     assert widgets.STATIC_NOTE in page and html.escape(explorer.title) in page
-    for value in explorer.values.values():  # the caption says at which settings it is drawn
+    first = html.escape(explorer.readout_text.splitlines()[0])
+    assert first in page
+    for value in explorer.values.values():  # the settings line says what it is drawn at
         assert widgets._setting(value).split(" ")[0] in page
+
+
+def test_alt_text_follows_the_settings(explorers):
+    w = explorers["roofline"]
+    w.update(gpu="H100 SXM5 80GB", compare_gpu="L4", batch_size=64)
+    alt = w.alt_text()
+    assert alt.startswith("Roofline chart, log-log: attainable FLOP/s (y) against arithmetic")
+    assert "for the H100 SXM5 80GB and the L4." in alt and "batch 1 up to 64" in alt
+    w.update(gpu="A100 SXM4 80GB", compare_gpu=widgets.NONE, batch_size=1)
+    assert "for the A100 SXM4 80GB." in w.alt_text()
+
+
+def test_a_readout_only_explorer_shows_its_readout_in_the_div(explorers):
+    w = explorers["kv_growth"]
+    w.update(model="Llama-3.1-405B", num_gpus=1)  # weights do not fit: no figure
+    page = w.static_html()
+    assert w.figure is None and "<img" not in page
+    assert page.startswith("<div class='mini-vllm-static-explorer'><div class='readout'")
+    w.update(model="Llama-3-8B")
 
 
 def test_site_config_prefers_the_static_figure():
@@ -441,3 +598,21 @@ def test_site_config_prefers_the_static_figure():
     overrides = config["sphinx"]["config"]["nb_mime_priority_overrides"]
     assert ["html", "application/vnd.jupyter.widget-view+json", None] in overrides
     assert config["sphinx"]["config"]["nb_ipywidgets_js"] == {}
+
+
+def test_bench_widgets_times_every_explorer_in_each_format(capsys):
+    from mini_vllm import bench_widgets
+    medians = bench_widgets.main(["--repeats", "1", "--new-settings", "0",
+                                  "--formats", "png1x", "png2x"])
+    assert set(medians) == {"png1x", "png2x"}
+    assert all(set(m) == set(bench_widgets.EXPLORERS) for m in medians.values())
+    assert all(0 < s < 10 for m in medians.values() for s in m.values())
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.split()[:1] and
+            line.split()[0] in bench_widgets.EXPLORERS]
+    assert len(rows) == 2 * len(bench_widgets.EXPLORERS)  # one per explorer and format
+    assert all(row.endswith(("PASS", "FAIL")) for row in rows)  # against 100 ms, each
+    assert "(empty axes)" in out  # the machine's floor
+    verdicts = [line.strip() for line in out.splitlines() if line.startswith("  png")]
+    assert [v.split(":")[0] for v in verdicts] == ["png1x", "png2x (the explorers' format)"]
+    assert all(" PASS - " in v or " FAIL - " in v for v in verdicts)
