@@ -352,3 +352,18 @@ def test_only_the_colab_bootstrap_is_removed_whole(path):
     bad = [i for i, c in enumerate(load(path)["cells"])
            if "remove-cell" in tags(c) and not is_colab_bootstrap(c)]
     assert not bad, f"{path.name}: cells {bad} are tagged remove-cell"
+
+
+def test_equation_references_stay_on_their_page():
+    """{eq} resolves on the site across pages, but in JupyterLab only within the notebook (a
+    reference to another notebook's equation shows a warning icon there): link the section."""
+    defined = {}
+    for p in NOTEBOOKS:
+        for c in load(p)["cells"]:
+            for m in re.finditer(r"\$\$\s*\((eq-[a-z0-9-]+)\)", source(c)):
+                defined[m.group(1)] = p.name
+    assert len(defined) >= 40
+    stray = [f"{p.name}: {m.group(1)} (defined in {defined.get(m.group(1))})" for p in NOTEBOOKS
+             for c in load(p)["cells"] if c["cell_type"] == "markdown"
+             for m in re.finditer(r"\{eq\}`([^`]+)`", source(c)) if defined.get(m.group(1)) != p.name]
+    assert not stray, stray

@@ -4,8 +4,9 @@
 Sphinx numbers figures across the book unless the table of contents is numbered, and ours is
 not: each page's title carries its own section number ("0.10 ..."). After Sphinx has numbered the
 figures (its ``TocTreeCollector`` on ``env-get-updated``), this renumbers each page's figures
-1, 2, 3, ... in page order, prefixed by the section number its title starts with. Pages whose
-title has no section number keep Sphinx's numbers.
+(and numbered equations) 1, 2, 3, ... in page order, prefixed by the section number its title
+starts with. A page whose title has no section number (the mini-build, the practice pages)
+numbers its own: "Fig. 1", "Fig. 2".
 
 References:
     Sphinx ``numfig``: https://www.sphinx-doc.org/en/master/usage/configuration.html#confval-numfig
@@ -39,9 +40,7 @@ def renumber_by_section(app, env) -> list[str]:
     changed = []
     for docname, fignumbers in env.toc_fignumbers.items():
         title = env.titles.get(docname)
-        section = section_number(title.astext()) if title is not None else None
-        if section is None:
-            continue
+        section = (section_number(title.astext()) if title is not None else None) or ()
         numbered = renumber(fignumbers, section)
         if numbered != fignumbers:
             env.toc_fignumbers[docname] = numbered
