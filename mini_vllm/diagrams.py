@@ -32,7 +32,7 @@ from .engine import LLMEngine
 from .memory import (_check_bool, _check_config, _check_count, kv_bytes_per_sequence,
                      kv_bytes_per_token, num_params, param_breakdown)
 from .model import causal_mask, softmax
-from .plots import _log_axis, new_axes
+from .plots import _log_axis, new_axes, plural
 from .request import Request
 from .sampler import SamplingParams
 from .simulate import CounterRow, trace_counters
@@ -148,12 +148,8 @@ BRANCH_X = 3.25  # left edge of the attention and MLP boxes
 LINE = 0.25  # inches per text line inside a box
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 def _tokens(n: int) -> str:
-    return _plural(n, "token")
+    return plural(n, "token")
 
 
 def _shape(*dims) -> str:
@@ -390,7 +386,7 @@ def _gqa_panel(ax: Axes, cfg: ModelConfig, y: float) -> float:
     groups, g = _gqa_groups(cfg), cfg.num_queries_per_kv
     _text(ax, 0.15, y, f"Head sharing ({cfg.attention_kind}) in {cfg.name}", size=LABEL_SIZE,
           va="top", weight="bold", gid="gqa-title")
-    _text(ax, 0.15, y - 0.3, f"the K and V of each KV head serve {_plural(g, 'query head')}",
+    _text(ax, 0.15, y - 0.3, f"the K and V of each KV head serve {plural(g, 'query head')}",
           va="top", gid="gqa-title")
     y -= 0.3
     x0, span = 1.45, WIDTH - 0.1 - 1.45
@@ -636,12 +632,12 @@ def _lane(ax: Axes, rows: list[CounterRow], y: float, sw: float, ttft: int,
     _text(ax, 0.15, y - 0.36, f"prompt {rows[0].num_prompt_tokens}, output {outputs}",
           size=SMALL, va="center", gid="lane")
     _lane_boxes(ax, rows, y, sw)
-    _bracket(ax, STEPS_X, STEPS_X + ttft * sw, y - 0.62, f"TTFT: {_plural(ttft, 'step')}",
+    _bracket(ax, STEPS_X, STEPS_X + ttft * sw, y - 0.62, f"TTFT: {plural(ttft, 'step')}",
              gid="ttft")
     if itl is None:
         return y - 1.0
     x = STEPS_X + ttft * sw
-    _bracket(ax, x, x + itl * sw, y - 1.02, f"ITL: {_plural(itl, 'step')}", gid="itl")
+    _bracket(ax, x, x + itl * sw, y - 1.02, f"ITL: {plural(itl, 'step')}", gid="itl")
     return y - 1.4
 
 

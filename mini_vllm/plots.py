@@ -689,8 +689,7 @@ def plot_kv_cache_work(generated_lengths, tokens_with_cache, tokens_without_cach
 
 def count_text(value: float) -> str:
     """A count as text: '50' for 50.0 (no '.0' on a whole number), '12.5' for a mean of 12.5."""
-    whole = round(value)
-    return f"{whole:,}" if abs(value - whole) < 1e-9 * max(1.0, abs(value)) else f"{value:,.1f}"
+    return format_count(float(value), digits=1)
 
 
 def whole_sequences(concurrency: float) -> int:

@@ -6,6 +6,7 @@ per session in the ``built_book`` fixture of the root conftest.py.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -79,8 +80,6 @@ MATHJAX_SHA256 = "a4354ff94fd868aea0cc6eaaa79a57fda0588646fc46ee3700a349ee0a11cb
 
 
 def test_mathjax_is_the_pinned_npm_file():
-    import hashlib
-
     assert hashlib.sha256(MATHJAX.read_bytes()).hexdigest() == MATHJAX_SHA256
     config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
     assert config["mathjax_path"] == MATHJAX.relative_to(REPO / "book" / "_static").as_posix()

@@ -257,15 +257,13 @@ def test_prose_never_says_printed_above_or_below(path):
 def test_logo_and_favicon_are_the_books_own():
     """book/_ext/book_logo.py draws them; the committed files are its drawing, and _config.yml
     links them (top-level logo, html.favicon)."""
-    import importlib.util
     import io
 
     import numpy as np
     from PIL import Image
 
-    spec = importlib.util.spec_from_file_location("book_logo", REPO / "book/_ext/book_logo.py")
-    book_logo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(book_logo)
+    import book_logo  # book/_ext (pyproject.toml: pythonpath)
+
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["logo"] == "book/_static/logo.svg"
     assert config["html"]["favicon"] == "book/_static/favicon.png"

@@ -8,7 +8,6 @@ off the page, so both directions are checked here, without building the book.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from pybtex.database import parse_file
+
+import bibstyle  # book/_ext (pyproject.toml: pythonpath)
 
 REPO = Path(__file__).resolve().parents[1]
 BIB = REPO / "book" / "references.bib"
@@ -88,17 +89,7 @@ def test_source_files_are_pinned_to_a_commit(key):
     assert re.search(r"/blob/[0-9a-f]{40}/", url), f"{key}: {url} is not pinned"
 
 
-def load_bibstyle():
-    """book/_ext/bibstyle.py, the references page's style, loaded from its file."""
-    path = REPO / "book" / "_ext" / "bibstyle.py"
-    spec = importlib.util.spec_from_file_location("bibstyle", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_page_uses_the_book_style():
-    bibstyle = load_bibstyle()
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"]["bibstyle"] == "book/_ext"
     page = (REPO / "book" / "references.md").read_text()
@@ -108,7 +99,6 @@ def test_the_page_uses_the_book_style():
 def test_source_files_link_their_path_and_commit():
     """The link text names file and commit (the theme shortens bare GitHub URLs)."""
     from pybtex.plugin import find_plugin
-    bibstyle = load_bibstyle()
     bibstyle.setup(None)
     style = find_plugin("pybtex.style.formatting", bibstyle.STYLE_NAME)()
     entries = {e.key: e.text for e in style.format_entries(ENTRIES.values())}

@@ -1,16 +1,13 @@
 """book/_ext/section_fignumbers.py: figures are numbered by section, "Fig. 0.10.2"."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import yaml
 
+import section_fignumbers  # book/_ext (pyproject.toml: pythonpath)
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location(
-    "section_fignumbers", REPO / "book" / "_ext" / "section_fignumbers.py")
-section_fignumbers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(section_fignumbers)
 
 
 def test_section_number_comes_from_the_title():

@@ -94,15 +94,17 @@ def stress(seconds: float, patched: bool, timeout: int, late_s: float = 0.5) -> 
     AsyncZMQSocketChannel.get_msg = timed_get_msg
     end = time.monotonic() + seconds
     paths = sorted(glob.glob("notebooks/*.ipynb"))
-    while time.monotonic() < end:
-        for path in paths:
-            nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": "notebooks"}}).execute()
-            counts["notebooks_run"] += 1
-            if time.monotonic() >= end:
-                break
-    AsyncZMQSocketChannel.get_msg = UNPATCHED_GET_MSG
+    try:
+        while time.monotonic() < end:
+            for path in paths:
+                nb = nbformat.read(path, as_version=4)
+                NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                               resources={"metadata": {"path": "notebooks"}}).execute()
+                counts["notebooks_run"] += 1
+                if time.monotonic() >= end:
+                    break
+    finally:
+        AsyncZMQSocketChannel.get_msg = UNPATCHED_GET_MSG
     return {"patched": patched, "cell_timeout_s": timeout, **counts, "late": late}
 
 
