@@ -96,3 +96,50 @@ def built_book(tmp_path_factory) -> BookBuild:
     print(f"\njupyter-book build: {seconds:.1f} s; slowest notebooks: {slowest} "
           f"(log: {out / 'build.log'})")
     return BookBuild(proc.returncode, log, out / "_build" / "html", seconds)
+
+
+# ---- the site's explorers, evaluated in the real browser (tests/test_site_*.py) --------------
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; tests/test_browser.py uses the same
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def site_js():
+    """``run(js_function_source, arg)``: call a JavaScript function in headless Chromium on a
+    page that has loaded every script of book/_static/explorers (``MV``, ``MVCalc`` and each
+    explorer's definition in ``MV.explorers``), and return its JSON result.
+
+    The agreement tests (tests/test_site_*.py) compare what the site's own code computes with
+    mini_vllm; Chromium runs the same files the built site serves.
+    """
+    reason = None if CHROMIUM.exists() else f"Chromium not found at {CHROMIUM}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the site's JavaScript cannot be tested in CI: {reason}")
+        pytest.skip(reason)
+    import yaml
+
+    scripts = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"][
+        "html_js_files"]
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=CHROMIUM_ARGS)
+        page = chromium.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_content("<!doctype html><html><body></body></html>")
+        for script in scripts:  # the order the site loads them in
+            page.add_script_tag(content=(REPO / "book" / "_static" / script).read_text())
+        assert not errors, f"the site's scripts fail to load: {errors}"
+
+        def run(function_source: str, arg=None):
+            return page.evaluate(function_source, arg)
+
+        yield run
+        chromium.close()

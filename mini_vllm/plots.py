@@ -32,10 +32,11 @@ from .sampler import SamplingParams, apply_temperature, probabilities
 from .style import (ANNOTATION_SIZE, COMPUTE_BOUND_FILL, CYCLE, FIGSIZE, GREY, LABEL_SIZE,
                     LEGEND_SIZE, MEMORY_BOUND_FILL, OKABE_ITO, TICK_SIZE, TITLE_SIZE, figure_dpi,
                     gpu_colour)
-from .units import GiB, format_count
+from .units import GiB, format_count, format_duration
 
 __all__ = ["plot_roofline", "plot_kv_growth", "plot_attention", "plot_sampling",
            "plot_kv_cache_work", "plot_kv_cache_time", "plot_prefill_decode_timing",
+           "plot_prefill_decode_bound",
            "plot_littles_law", "plot_bpe_tradeoff", "plot_throughput_latency", "plot_in_flight",
            "plot_latency_histogram", "plot_request_counters", "new_axes", "count_text",
            "median_timing", "whole_sequences", "plural"]
@@ -621,7 +622,8 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
         tempered = final
     else:
         tempered = _softmax(apply_temperature(logits, params.temperature))
-    order = np.argsort(-tempered, kind="stable")[:top_n]
+    # Most likely first; greedy's one-hot bars are ordered by the raw logits (the runners-up).
+    order = np.argsort(-(logits if params.is_greedy else tempered), kind="stable")[:top_n]
     kept = final[order] > 0
     ax = new_axes(ax)
     x = np.arange(len(order))
@@ -760,6 +762,66 @@ def median_timing(seconds, num_sizes: int, name: str = "seconds") -> np.ndarray:
         raise ValueError(f"{name} must be positive seconds, ({num_sizes},) or (repeats, "
                          f"{num_sizes}); got shape {t.shape}")
     return np.median(t, axis=0)
+
+
+def plot_prefill_decode_bound(num_tokens, prefill_s, decode_s, *, batch_size: int = 1,
+                              chosen: int | None = None, model_name: str = "",
+                              gpu_name: str = "", ax: Axes | None = None) -> Axes:
+    """Time per token from the roofline bounds: one n-token prefill vs n decode steps.
+
+    ``prefill_s[j]`` bounds one prefill of ``num_tokens[j]`` tokens, ``decode_s[j]`` that many
+    decode steps of ``batch_size`` sequences (num_tokens[j] x batch_size tokens); ``chosen`` is
+    marked, with its two times per token. The legend takes the upper right: the axis grows
+    until every point right of the middle n sits in the lower 60 %.
+    """
+    n = np.asarray(num_tokens, dtype=float)  # (num_sizes,)
+    prefill = np.asarray(prefill_s, dtype=float) / n  # (num_sizes,) seconds per token
+    decode = np.asarray(decode_s, dtype=float) / (n * batch_size)
+    if prefill.shape != n.shape or decode.shape != n.shape or not np.all(
+            (prefill > 0) & (decode > 0) & np.isfinite(prefill) & np.isfinite(decode)):
+        raise ValueError(f"prefill_s and decode_s must be ({len(n)},) positive seconds")
+    both = np.concatenate([prefill, decode])
+    unit, size = next((u, s) for u, s in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6))
+                      if both.max() >= s or u == "µs")
+    ax = new_axes(ax)
+    ax.plot(n, prefill / size, "s-", color=OKABE_ITO["green"], lw=2.5, ms=6,
+            label="prefill: n tokens in one pass")
+    ax.plot(n, decode / size, "o-", color=OKABE_ITO["vermillion"], lw=2.5, ms=6,
+            label="decode: n steps of one token" if batch_size == 1 else
+            f"decode: n steps at batch {batch_size:,}")
+    if chosen is not None:
+        if chosen not in n:
+            raise ValueError(f"chosen must be one of num_tokens; got {chosen!r}")
+        j = int(np.flatnonzero(n == chosen)[0])
+        _mark_chosen_n(ax, chosen, prefill[j], decode[j], size, n[-1])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ticks = [v for v in n if np.log2(v) % 2 == 0] if len(n) > 8 else n  # 1, 4, 16, ...
+    ax.set_xticks(ticks, [f"{v:,.0f}" for v in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+    low = both.min() / size / 3  # room for a time under the lowest point
+    right = both[np.tile(n >= np.sqrt(n[0] * n[-1]), 2)].max() / size
+    ax.set_ylim(low, max(1.6 * both.max() / size, low * (right / low) ** (1 / 0.6)))
+    _log_axis(ax.yaxis, span=np.log10(ax.get_ylim()[1] / ax.get_ylim()[0]))
+    title = "Prefill vs decode, from the roofline bounds"
+    if model_name or gpu_name:
+        title += f"\n{model_name}{' on ' if model_name and gpu_name else ''}{gpu_name}"
+    return _finish(ax, title, "prompt tokens n", f"time per token ({unit})",
+                   legend="upper right")
+
+
+def _mark_chosen_n(ax: Axes, chosen: int, prefill: float, decode: float, size: float,
+                   last: float) -> None:
+    """A dotted line at n = chosen, rings on its two points, their times per token beside:
+    the higher one's above its point, the lower one's below (decode's above on a tie)."""
+    ax.axvline(chosen, color=GREY, ls=":", lw=1.8, label=f"n = {chosen:,}")
+    dx, ha = (-7, "right") if chosen >= last / 8 else (7, "left")  # labels stay inside
+    for value, marker, higher in ((prefill, "s", prefill > decode),
+                                  (decode, "o", decode >= prefill)):
+        ax.plot([chosen], [value / size], marker, ms=11, mfc="none", mec=OKABE_ITO["black"],
+                mew=1.5)
+        ax.annotate(format_duration(value), (chosen, value / size), xytext=(dx, 7 if higher
+                    else -16), textcoords="offset points", ha=ha, fontsize=ANNOTATION_SIZE)
 
 
 # ---- 6c. a simulated serving run and one request's two counters ------------------------------

@@ -38,7 +38,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager, get_font
 
-from . import memory, plots, roofline
+from . import memory, plots, roofline, site_data
 from .catalog import get_model, list_models
 from .config import TOY, TOY_MHA, TOY_MQA
 from .engine import LLMEngine, count_work
@@ -53,6 +53,7 @@ from .units import format_bytes, format_duration, format_flops_per_s
 
 __all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attention",
            "explore_sampling", "explore_kv_cache_work", "explore_prefill_decode",
+           "explore_prefill_decode_bound",
            "explore_littles_law"]
 
 THIS_MACHINE = "this machine (CPU)"
@@ -80,13 +81,15 @@ class Explorer(widgets.VBox):
                  render: Callable[..., tuple[Figure | None, str]],
                  on_change: Callable[[Explorer, str], None] | None = None,
                  pending: Callable[[dict], str | None] | None = None,
-                 alt: Callable[..., str] | None = None):
+                 alt: Callable[..., str] | None = None,
+                 site: Callable[[dict], tuple[str, dict]] | None = None):
         self.title = title
         self.controls = controls
         self._render = render
         self._on_change_hook = on_change
         self._pending = pending  # values -> a message when the next render must measure first
         self._alt = alt  # values -> what the figure shows, in words (the image's alt text)
+        self._site = site  # values -> (kind, spec): the page's own explorer (site_data.py)
         self._busy = False
         self.figure: Figure | None = None
         self.image_format = "png2x"  # one of IMAGE_FORMATS; bench_widgets compares them
@@ -153,6 +156,27 @@ class Explorer(widgets.VBox):
         return bundle
 
     def static_html(self) -> str:
+        """The explorer for a static page. With a site version (``site``), a ``div.mv-live``
+        that book/_static/explorers/*.js turns into controls and a figure that redraw in the
+        page, holding the spec they read and the figure drawn here (shown if scripts do not
+        run); otherwise the figure drawn here with its settings (``fixed_html``)."""
+        fixed = self.fixed_html()
+        if self._site is None:
+            return fixed
+        kind, spec = self.site_spec()
+        return (f"<div class='mini-vllm-live-explorer mv-live' data-mv-kind='{kind}'>"
+                f"<script type='application/json' class='mv-spec'>{site_data.spec_json(spec)}"
+                f"</script><div class='mv-fallback'>{fixed}</div></div>")
+
+    def site_spec(self) -> tuple[str, dict]:
+        """(kind, spec) of the page's own explorer: its title, the controls' current values
+        and what ``site`` adds (site_data.py). ValueError for an explorer without one."""
+        if self._site is None:
+            raise ValueError(f"the explorer {self.title!r} has no site version")
+        kind, spec = self._site(self.values)
+        return kind, {"title": self.title, "values": self.values, **spec}
+
+    def fixed_html(self) -> str:
         """The explorer at its current settings for a static page: the figure (or, for an
         explorer without one, its readout), the settings it was drawn at, the readout, and where
         to go to move the controls. No controls: on a static page they could not move. The
@@ -484,6 +508,26 @@ def _displayed(factory):
     return wrapper
 
 
+def _control_options(controls: dict[str, widgets.Widget]) -> dict:
+    """Each control's choices for the page's copy of it: [[label, value], ...] for a dropdown or
+    a slider of steps, {min, max, step} for a number slider (site_data specs)."""
+    out = {}
+    for name, control in controls.items():
+        if isinstance(control, (widgets.Dropdown, widgets.SelectionSlider)):
+            out[name] = [[f"{value:,}" if isinstance(value, int) and not isinstance(value, bool)
+                          and isinstance(control, widgets.SelectionSlider) else str(label), value]
+                         for label, value in zip(control._options_labels, control._options_values)]
+        elif isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+            out[name] = {"min": control.min, "max": control.max, "step": control.step}
+    return out
+
+
+def _calculator_site(kind: str, controls: dict[str, widgets.Widget]):
+    """The ``site`` of a calculator explorer: the catalog and the controls' choices."""
+    return lambda values: (kind, {"catalog": site_data.catalog(),
+                                  "options": _control_options(controls)})
+
+
 # ---- control factories ----------------------------------------------------------------------
 _STYLE = {"description_width": "initial"}
 
@@ -535,6 +579,9 @@ def _gpu_spec(name: str, state: dict):
 
 
 # ---- 1. roofline ----------------------------------------------------------------------------
+MEASURED_LABEL = "H100 measured (Llama-3-8B shape)"
+
+
 def _decode_ladder(batch_size: int) -> list[int]:
     """Powers of two up to the chosen batch, and the batch itself: the walk toward the ridge."""
     return sorted({b for b in POWERS_OF_TWO if b <= batch_size} | {batch_size})
@@ -572,7 +619,7 @@ def _render_roofline(state: dict, *, model: str, gpu: str, compare_gpu: str, wei
     plots.plot_roofline(gpus, cfg, batch_sizes=_decode_ladder(batch_size), prompt_len=prompt_len,
                         dtype=[_math_dtype(g, weight_dtype) for g in gpus],
                         weight_dtype=weight_dtype, context_len=context_len,
-                        measured=measured, measured_label="H100 measured (Llama-3-8B shape)",
+                        measured=measured, measured_label=MEASURED_LABEL,
                         ax=ax)
     return fig, _roofline_readout(cfg, spec, dtype, weight_dtype, batch_size, context_len,
                                   show_measured)
@@ -634,27 +681,47 @@ def explore_roofline(**defaults) -> Explorer:
             if wants_host and "host" not in state else None
 
     return Explorer("Roofline: where decode and prefill sit", controls, render, pending=pending,
-                    alt=_roofline_alt)
+                    alt=_roofline_alt, site=_roofline_site(controls))
+
+
+def _roofline_site(controls: dict[str, widgets.Widget]):
+    """The ``site`` of the roofline explorer: catalog GPUs only (measuring this machine needs a
+    kernel), the decode ladder's steps and the measured H100 decode points at every measured
+    context, as (intensity FLOP/byte, achieved FLOP/s) pairs computed here."""
+    def site(values: dict) -> tuple[str, dict]:
+        options = _control_options(controls)
+        for name in ("gpu", "compare_gpu"):
+            options[name] = [o for o in options[name] if o[1] != THIS_MACHINE]
+        fallback = {"gpu": options["gpu"][0][1], "compare_gpu": NONE}
+        values = {k: fallback[k] if v == THIS_MACHINE else v for k, v in values.items()}
+        cfg = get_model("Llama-3-8B")
+        measured = {str(ctx): {"points": [list(p) for p in _measured_h100(cfg, ctx)],
+                               "source": load_h100_measurements(ctx)[0]["source"]}
+                    for ctx in H100_CONTEXTS}
+        return "roofline", {"catalog": site_data.catalog(), "options": options, "none": NONE,
+                            "values": values, "ladder": POWERS_OF_TWO,
+                            "measured": {"contexts": list(H100_CONTEXTS), "by_context": measured,
+                                         "label": MEASURED_LABEL}}
+    return site
 
 
 def _roofline_alt(*, model: str, gpu: str, compare_gpu: str, weight_dtype: str, batch_size: int,
-                  prompt_len: int, **_) -> str:
+                  prompt_len: int, context_len: int = 0, show_measured: bool = False,
+                  **_) -> str:
     gpus = gpu + (f" and the {compare_gpu}" if compare_gpu not in (NONE, gpu) else "")
+    crosses = (f" Black crosses: decode steps measured on one H100 (Llama-3-8B shape, context "
+               f"{_measured_context(context_len):,})." if show_measured else "")
     return (f"Roofline chart, log-log: attainable FLOP/s (y) against arithmetic intensity in "
             f"FLOP per byte (x) for the {gpus}. Each roof climbs with memory bandwidth up to its "
             f"ridge (dotted line), then stays flat at peak compute; under each roof the region "
             f"left of that GPU's ridge is shaded blue (memory-bound), right of it orange "
             f"(compute-bound). Circles on every roof: {model} decode steps with {weight_dtype} "
             f"weights at batch 1 up to {batch_size:,}, each labelled; a square: a prefill of "
-            f"{prompt_len:,} tokens. Small batches sit far left of the ridge.")
+            f"{prompt_len:,} tokens. Small batches sit far left of the ridge.{crosses}")
 
 
 # ---- 2. KV growth ---------------------------------------------------------------------------
-def _kv_head_options(num_heads: int) -> list[tuple[str, int]]:
-    """Divisors of num_heads, labelled MHA / GQA / MQA (the only legal num_kv_heads)."""
-    divisors = [d for d in range(num_heads, 0, -1) if num_heads % d == 0]
-    kind = lambda d: "MHA" if d == num_heads else "MQA" if d == 1 else "GQA"  # noqa: E731
-    return [(f"{d} ({kind(d)})", d) for d in divisors]
+_kv_head_options = site_data.kv_head_options  # divisors of num_heads: MHA / GQA / MQA
 
 
 def _render_kv_growth(*, model: str, num_kv_heads: int, kv_dtype: str, context_len: int,
@@ -730,7 +797,8 @@ def explore_kv_growth(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_kv_growth")
     return Explorer("KV cache growth vs the memory left after the weights", controls,
-                    _render_kv_growth, on_change=_kv_model_changed, alt=_kv_growth_alt)
+                    _render_kv_growth, on_change=_kv_model_changed, alt=_kv_growth_alt,
+                    site=_calculator_site("kv_growth", controls))
 
 
 def _kv_growth_alt(*, model: str, num_kv_heads: int, kv_dtype: str, batch_size: int, gpu: str,
@@ -847,8 +915,52 @@ def explore_attention(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_attention")
     render = lambda **v: _render_attention(state, **v)  # noqa: E731
+    # the page offers the trained model only: random toy models are not exported
+    site = _attention_site(state, controls) if config == TRAINED else None
     return Explorer("Attention weights, one head at a time", controls, render,
-                    on_change=_attention_config_changed, alt=_attention_alt)
+                    on_change=_attention_config_changed, alt=_attention_alt, site=site)
+
+
+# The page's prompts: the notebook's own first, then short lines in the trained model's style.
+# At most 24 bytes each: a prompt's maps cost layers x heads x T^2 floats, twice (mask on/off).
+SITE_ATTENTION_PROMPTS = ("To be, or not to be,", "Now is the winter of our",
+                          "All the world's a stage,", "ROMEO:\nBut soft, what",
+                          "What's in a name? That")
+
+
+def _site_prompts(first: str, more) -> list[str]:
+    """The page's prompt choices: ``first`` (the notebook's, if any) then ``more``, once each."""
+    return list(dict.fromkeys([first, *more] if first else more))
+
+
+def _attention_site_row(state: dict, prompt: str) -> dict:
+    """One prompt for the page: token labels and the trained model's weights with the mask on
+    (lower triangle only: the rest is 0) and off, as float32 base64 (layers, heads, T, T)."""
+    causal, ids = _toy_attention(state, TRAINED, prompt, causal=True)
+    full = _toy_attention(state, TRAINED, prompt, causal=False)[0] \
+        if _supports_unmasked(state) else causal
+    tok = ByteTokenizer()
+    return {"prompt": prompt, "label": repr(prompt),
+            "tokens": [plots._token_label(tok.token_str(i)) for i in ids],
+            "causal": site_data.float_array(site_data.lower_triangle(causal)),
+            "full": site_data.float_array(full)}
+
+
+def _attention_site(state: dict, controls: dict):
+    """The ``site`` of explore_attention: the trained model's maps for a handful of prompts."""
+    def site(values: dict) -> tuple[str, dict]:
+        cfg = _model_config(TRAINED)
+        prompts = _site_prompts(values["prompt"], SITE_ATTENTION_PROMPTS)
+        return "attention", {
+            "options": _control_options({k: controls[k] for k in ("layer", "head")}),
+            "prompts": [_attention_site_row(state, p) for p in prompts],
+            "model": {"name": cfg.name, "num_layers": cfg.num_layers,
+                      "num_heads": cfg.num_heads, "num_kv_heads": cfg.num_kv_heads,
+                      "attention_kind": cfg.attention_kind},
+            "unmasked": _supports_unmasked(state), "max_tokens": MAX_ATTENTION_TOKENS,
+            "colours": {"map": site_data.colour_table("viridis"), "cross": plots.MASK_CROSS,
+                        "masked": mpl.colors.to_hex(plots.MASKED_RGBA)}}
+    return site
 
 
 def _attention_alt(*, prompt: str, config: str, layer: int, head: int, causal: bool,
@@ -931,7 +1043,50 @@ def explore_sampling(logits=None, token_labels=None, **defaults) -> Explorer:
         del controls["model"]  # your own logits: there is no model to choose
     _no_leftovers(defaults, "explore_sampling")
     render = lambda **v: _render_sampling(state, **v)  # noqa: E731
-    return Explorer("Sampling: temperature, top-k, top-p", controls, render, alt=_sampling_alt)
+    # the page offers the trained model only (or your logits): random toy models are not exported
+    trained = logits is not None or controls["model"].value == TRAINED
+    return Explorer("Sampling: temperature, top-k, top-p", controls, render, alt=_sampling_alt,
+                    site=_sampling_site(state, controls) if trained else None)
+
+
+# The page's prompts: the notebook's own first, then lines whose next byte is a real choice,
+# from sure ('To be, or not to b') to wide open ('Good night, sweet ').
+SITE_SAMPLING_PROMPTS = (SAMPLING_PROMPT, "ROMEO:\n", "To be, or not to b",
+                         "O Romeo, Romeo! wh", "Good night, sweet ")
+
+
+def _sampling_site_logits(state: dict, prompt: str) -> list[dict]:
+    """The page's logits rows: the caller's own logits (float64, as the widget holds them) under
+    the notebook's prompt, else the trained model's (float32) after each offered prompt."""
+    if "logits" in state:
+        rows = [(prompt, state["logits"])]
+    else:
+        rows = [(p, _toy_logits(state, p)) for p in _site_prompts(prompt, SITE_SAMPLING_PROMPTS)]
+    return [{"prompt": p, "label": repr(p), "dtype": arr.dtype.name,
+             "logits": site_data.float_array(arr, arr.dtype.name)} for p, arr in rows]
+
+
+def _sampling_site(state: dict, controls: dict):
+    """The ``site`` of explore_sampling: logits, token labels and one uniform number per seed."""
+    from .sampler import GREEDY_EPS
+    from .style import GREY, OKABE_ITO
+
+    def site(values: dict) -> tuple[str, dict]:
+        seed = controls["seed"]
+        labels = state["labels"]
+        return "sampling", {
+            "options": _control_options({k: controls[k] for k in
+                                         ("temperature", "top_k", "top_p", "seed")}),
+            "explicit": "logits" in state,
+            "prompts": _sampling_site_logits(state, values["prompt"]),
+            "uniforms": site_data.seed_uniforms(range(seed.min, seed.max + 1)),
+            "seed_min": seed.min, "greedy_eps": GREEDY_EPS,
+            "top_n": plots.plot_sampling.__kwdefaults__["top_n"],
+            "ticks": [plots._token_label(label) for label in labels],
+            "reprs": [repr(label) for label in labels],
+            "colours": {"bar": OKABE_ITO["blue"], "removed": GREY, "final": OKABE_ITO["black"],
+                        "boundary": OKABE_ITO["vermillion"], "drawn": OKABE_ITO["orange"]}}
+    return site
 
 
 def _sampling_alt(*, temperature: float, top_k: int, top_p: float, prompt: str = "",
@@ -1133,6 +1288,141 @@ def _prefill_decode_alt(*, model: str, max_tokens: int) -> str:
             f"token.")
 
 
+# ---- 6b. prefill vs decode from the bounds on a GPU --------------------------------------------
+PROMPT_TOKENS = [2 ** i for i in range(0, 15)]  # 1 .. 16,384: the slider's steps, the chart's n
+
+
+def _first_memory_bound_step(cfg, gpu, num_steps: int, batch_size: int, **kw) -> int:
+    """The first decode step i < num_steps (reading i cached tokens per sequence) whose memory
+    time reaches its compute time; num_steps if none. Only the memory time grows with i."""
+    low, high = 0, num_steps
+    while low < high:  # bisection over roofline.decode_step_breakdown itself
+        mid = (low + high) // 2
+        step = roofline.decode_step_breakdown(cfg, gpu, batch_size, context_len=mid, **kw)
+        low, high = (low, mid) if step["memory_s"] >= step["compute_s"] else (mid + 1, high)
+    return low
+
+
+def _decode_steps_s(cfg, gpu, num_steps: int, batch_size: int, **kw) -> tuple[float, int]:
+    """(seconds, compute-bound steps) of num_steps decode steps of batch_size sequences from an
+    empty cache: the sum over i < num_steps of roofline.decode_step_time_bound(context_len=i).
+
+    Summed in closed form: every step has the same compute time, and the memory time grows by
+    the same bytes per step (each sequence's cache grows a token), so the steps split into a
+    compute-bound run and a memory-bound run whose times add as an arithmetic series.
+    """
+    first = _first_memory_bound_step(cfg, gpu, num_steps, batch_size, **kw)
+    step = functools.partial(roofline.decode_step_breakdown, cfg, gpu, batch_size, **kw)
+    seconds = first * step(context_len=0)["compute_s"]
+    if first < num_steps:
+        ends = step(context_len=first)["memory_s"] + step(context_len=num_steps - 1)["memory_s"]
+        seconds += (num_steps - first) * ends / 2
+    return seconds, first
+
+
+def _prefill_decode_bound(cfg, gpu, prompt_len: int, batch_size: int, weight_dtype: str) -> dict:
+    """The explorer's numbers for n = prompt_len: one n-token prefill against n decode steps
+    (n x batch_size tokens), both from the roofline bounds, math at _math_dtype's rate."""
+    kw = {"weight_dtype": weight_dtype, "dtype": _math_dtype(gpu, weight_dtype)}
+    prefill_s = roofline.prefill_time_bound(cfg, gpu, prompt_len, **kw)
+    decode_s, compute_steps = _decode_steps_s(cfg, gpu, prompt_len, batch_size, **kw)
+    tokens = prompt_len * batch_size
+    return {"prefill_s": prefill_s, "decode_s": decode_s, "compute_bound_steps": compute_steps,
+            "prefill_tokens_per_s": prompt_len / prefill_s,
+            "decode_tokens_per_s": tokens / decode_s,
+            "ratio": (decode_s / tokens) / (prefill_s / prompt_len), "dtype": kw["dtype"]}
+
+
+def _render_prefill_decode_bound(lengths, *, model: str, gpu: str, weight_dtype: str,
+                                 batch_size: int, prompt_len: int):
+    cfg, spec = get_model(model), get_gpu(gpu)
+    points = [_prefill_decode_bound(cfg, spec, n, batch_size, weight_dtype) for n in lengths]
+    fig, (ax,) = _figure()
+    plots.plot_prefill_decode_bound(lengths, [p["prefill_s"] for p in points],
+                                    [p["decode_s"] for p in points], batch_size=batch_size,
+                                    chosen=prompt_len, model_name=f"{model} ({weight_dtype})",
+                                    gpu_name=gpu, ax=ax)
+    chosen = points[list(lengths).index(prompt_len)]
+    return fig, _prefill_decode_bound_readout(cfg, spec, weight_dtype, batch_size, prompt_len,
+                                              chosen)
+
+
+def _prefill_decode_bound_readout(cfg, gpu, weight_dtype, batch_size, prompt_len, r) -> str:
+    n, b, steps = prompt_len, batch_size, r["compute_bound_steps"]
+    intensity = roofline.prefill_intensity(cfg, n, weight_dtype=weight_dtype)
+    ridge = roofline.ridge_point(gpu, r["dtype"])
+    regime = "memory-bound" if intensity < ridge else "compute-bound"
+    decode_regime = ("memory-bound at every step" if steps == 0 else
+                     "compute-bound at every step" if steps >= n else
+                     f"compute-bound for the first {plots.plural(steps, 'step')}, "
+                     "then memory-bound")
+    slower = (f"decode takes {r['ratio']:,.1f}x as long" if r["ratio"] >= 1 else
+              f"prefill takes {1 / r['ratio']:,.1f}x as long")
+    lines = _beyond_window_note(cfg, n) + _memory_note(cfg, gpu, weight_dtype, b, n) + [
+        f"Prefill of {plots.plural(n, 'token')} in one pass: {format_duration(r['prefill_s'])} "
+        f"({r['prefill_tokens_per_s']:,.0f} tokens/s), {regime}: intensity "
+        f"{intensity:,.1f} vs ridge {ridge:,.0f} FLOP/byte ({r['dtype']} math)",
+        f"{plots.plural(n, 'decode step')} at batch {b:,} ({plots.plural(n * b, 'token')}, each "
+        f"step reading the caches so far): {format_duration(r['decode_s'])} "
+        f"({r['decode_tokens_per_s']:,.0f} tokens/s), {decode_regime}",
+        f"Per token: prefill {format_duration(r['prefill_s'] / n)}, decode "
+        f"{format_duration(r['decode_s'] / (n * b))}: {slower}"]
+    return "\n".join(lines)
+
+
+def _memory_note(cfg, gpu, weight_dtype: str, batch_size: int, prompt_len: int) -> list[str]:
+    """A note when the weights and the batch's caches at the end would not fit in the GPU."""
+    weights = memory.weight_bytes(cfg, weight_dtype)
+    kv = memory.kv_bytes_total(cfg, prompt_len, batch_size)
+    if weights + kv <= gpu.memory_bytes:
+        return []
+    return [f"Note: the weights ({format_bytes(weights)}) and {batch_size:,} caches of "
+            f"{prompt_len:,} tokens ({format_bytes(kv)}) exceed the {gpu.name}'s "
+            f"{format_bytes(gpu.memory_bytes)}: the times are the bounds' arithmetic only"]
+
+
+@_displayed
+def explore_prefill_decode_bound(**defaults) -> Explorer:
+    """Time per token on a GPU, from the bounds: one n-token prefill vs n decode steps.
+
+    The prefill is roofline.prefill_time_bound(n). The decode is n steps of batch_size sequences
+    from an empty cache, step i reading i cached tokens per sequence: the sum of
+    roofline.decode_step_time_bound(context_len=i) for i = 0 .. n - 1, which makes
+    n x batch_size tokens. Math at the weights' rate where the GPU has it (_math_dtype).
+    """
+    controls = {
+        "model": _dropdown("model", list_models(), _pick(defaults, "model", "Llama-3-8B")),
+        "gpu": _dropdown("GPU", list_gpus(), _pick(defaults, "gpu", "H100 SXM5 80GB")),
+        "weight_dtype": _dropdown("weight dtype", ["bfloat16", "float16", "fp8", "int8", "int4"],
+                                  _pick(defaults, "weight_dtype", "bfloat16")),
+        "batch_size": _choice_slider("decode batch", POWERS_OF_TWO,
+                                     _pick(defaults, "batch_size", 1)),
+        "prompt_len": _choice_slider("prompt tokens n", PROMPT_TOKENS,
+                                     _pick(defaults, "prompt_len", 512)),
+    }
+    _no_leftovers(defaults, "explore_prefill_decode_bound")
+    lengths = controls["prompt_len"].options  # the chart's n: the slider's steps
+    render = lambda **v: _render_prefill_decode_bound(lengths, **v)  # noqa: E731
+    return Explorer("Prefill vs decode on a GPU, from the bounds", controls, render,
+                    alt=_prefill_decode_bound_alt,
+                    site=_calculator_site("prefill_decode", controls))
+
+
+def _prefill_decode_bound_alt(*, model: str, gpu: str, weight_dtype: str, batch_size: int,
+                              prompt_len: int) -> str:
+    r = _prefill_decode_bound(get_model(model), get_gpu(gpu), prompt_len, batch_size,
+                              weight_dtype)
+    decode = "n one-token decode steps" if batch_size == 1 else \
+        f"n decode steps at batch {batch_size:,}"
+    return (f"Line chart, log-log: time per token (y) against prompt tokens n (x, 1 to "
+            f"{PROMPT_TOKENS[-1]:,}) for {model} with {weight_dtype} weights on the {gpu}, from "
+            f"the roofline bounds. Green squares: one prefill pass over n tokens, whose time per "
+            f"token falls as n grows until the arithmetic bounds it; vermillion circles: "
+            f"{decode}, each reading every weight and the caches so far. A dotted line marks "
+            f"n = {prompt_len:,}: prefill {format_duration(r['prefill_s'] / prompt_len)} per "
+            f"token, decode {format_duration(r['decode_s'] / (prompt_len * batch_size))}.")
+
+
 # ---- 7. Little's law ------------------------------------------------------------------------
 def _render_littles_law(*, throughput_per_s: float, latency_s: float, model: str, gpu: str,
                         context_len: int):
@@ -1171,7 +1461,7 @@ def explore_littles_law(**defaults) -> Explorer:
     }
     _no_leftovers(defaults, "explore_littles_law")
     return Explorer("Little's law: how many requests are in flight", controls, _render_littles_law,
-                    alt=_littles_law_alt)
+                    alt=_littles_law_alt, site=_calculator_site("littles_law", controls))
 
 
 def _littles_law_alt(*, latency_s: float, model: str, gpu: str, context_len: int, **_) -> str:

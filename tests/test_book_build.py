@@ -7,6 +7,7 @@ per session in the ``built_book`` fixture of the root conftest.py.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -98,3 +99,24 @@ def test_every_page_loads_mathjax_from_the_site(built_book):
             assert re.search(r'<script[^>]+src="[./]*_static/mathjax/tex-svg-full\.js[?"]', html), (
                 f"{path.name} has equations but not the site's MathJax")
     assert (built_book.html_dir / "_static" / "mathjax" / "tex-svg-full.js").exists()
+
+
+ADDED_ASSETS_BUDGET = 8_000_000  # bytes (8 MB): what the moving explorers may add to the site
+
+
+def test_site_explorers_fit_the_asset_budget(built_book):
+    """The explorers' scripts plus every spec their pages embed stay within 8 MB (MathJax aside),
+    and every page with an explorer carries a spec for the page's script to draw from."""
+    html = built_book.html_dir
+    scripts = sorted((html / "_static" / "explorers").glob("*.js"))
+    assert {p.name for p in scripts} >= {"mv_core.js", "mv_calc.js", "roofline.js",
+                                         "kv_growth.js", "littles_law.js", "attention.js",
+                                         "sampling.js", "prefill_decode.js"}
+    spec_bytes = 0
+    for path in html.rglob("*.html"):
+        for spec in re.findall(r"<script type=['\"]application/json['\"] class=['\"]mv-spec['\"]>"
+                               r"(.*?)</script>", path.read_text()):
+            json.loads(spec.replace("<\\/", "</"))  # each spec is valid JSON
+            spec_bytes += len(spec.encode())
+    total = spec_bytes + sum(p.stat().st_size for p in scripts)
+    assert spec_bytes > 0 and total <= ADDED_ASSETS_BUDGET, (spec_bytes, total)

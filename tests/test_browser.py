@@ -683,3 +683,109 @@ def test_site_figures_keep_their_shape_on_a_phone(site_pages, browser, site_html
                     problems.append(f"{name}: {f['src']}: aspect {f['aspect']:.2f}, "
                                     f"right edge {f['right']:.0f} of {f['page']} px")
     assert not problems, report(problems, "figures squashed or cut at 390 px")
+
+
+# ---- explorers that move in the page (issue 19) -----------------------------------------------
+
+LIVE_JS = r"""() => [...document.querySelectorAll('.mv-live')].map(r => {
+  const svg = r.querySelector('.mv-figure svg');
+  const fig = r.closest('figure');
+  const cap = fig && [...fig.children].find(c => c.tagName === 'FIGCAPTION');
+  const fallback = r.querySelector('.mv-fallback');
+  return {kind: r.dataset.mvKind, hydrated: r.classList.contains('mv-hydrated'),
+          controls: [...r.querySelectorAll('.mv-control')].map(c => {
+            const input = c.querySelector('select, input');
+            return {name: c.dataset.name, tag: input.tagName, type: input.type,
+                    label: (c.querySelector('label') || {}).textContent || '',
+                    options: input.tagName === 'SELECT' ? input.options.length : 0}; }),
+          caption: cap ? cap.textContent.trim() : '',
+          alt: svg ? svg.getAttribute('aria-label') || '' : '',
+          fallbackShown: Boolean(fallback && fallback.getClientRects().length),
+          right: svg ? svg.getBoundingClientRect().right : 0,
+          page: document.documentElement.clientWidth};
+})"""
+LIVE_STATE_JS = r"""(i) => {
+  const r = document.querySelectorAll('.mv-live')[i];
+  const svg = r.querySelector('.mv-figure svg');
+  return {figure: svg.innerHTML, alt: svg.getAttribute('aria-label'),
+          readout: r.querySelector('.mv-readout').textContent, error: r.dataset.mvError || ''};
+}"""
+
+
+def live_pages(site_html: Path) -> list[str]:
+    return [name for name in site_page_names(site_html)
+            if "mv-live" in (site_html / name).read_text(errors="ignore")]
+
+
+def move(page, explorer: int, control: dict, step: int) -> str:
+    """Move one control the way a reader does (keyboard for sliders and checkboxes); say how."""
+    locator = page.locator(".mv-live").nth(explorer).locator(
+        f".mv-control[data-name='{control['name']}'] select, "
+        f".mv-control[data-name='{control['name']}'] input")
+    if control["tag"] == "SELECT":
+        index = (step + 1) % control["options"]
+        locator.select_option(index=index)
+        return f"option {index}"
+    locator.focus()
+    if control["type"] == "checkbox":
+        key = "Space"
+    else:  # to one end, to the other end, then one step back inside: each a real move
+        at_max = locator.evaluate("e => Number(e.value) >= Number(e.max)")
+        if step % 3 < 2:
+            key = "Home" if at_max else "End"
+        else:
+            key = "ArrowLeft" if at_max else "ArrowRight"
+    page.keyboard.press(key)
+    return key
+
+
+def test_site_explorers_move_in_the_page(browser, site_html):
+    """Every explorer of the site is drawn by the page's own script, inside a numbered figure
+    with alt text; moving each of its controls (a dropdown to other options, a slider with
+    End / Home / an arrow key, a checkbox with Space) changes the figure or the readout, and
+    no move raises an error or shows a traceback."""
+    pages = live_pages(site_html)
+    assert len(pages) >= 6, f"pages with a live explorer: {pages}"
+    problems, kinds = [], set()
+    with serve(site_html) as base, new_page(browser, width=SITE_WIDTH) as page:
+        errors = watch_console(page)
+        for name in pages:
+            page.goto(base + name, wait_until="load")
+            page.wait_for_load_state("networkidle")
+            for i, e in enumerate(page.evaluate(LIVE_JS)):
+                kinds.add(e["kind"])
+                where = f"{name}: {e['kind']}"
+                if not e["hydrated"] or e["fallbackShown"]:
+                    problems.append(f"{where}: not drawn by the page (the build's picture shows)")
+                    continue
+                if not re.match(r"Fig\. [\d.]+", e["caption"]) or len(e["alt"]) < 40:
+                    problems.append(f"{where}: caption {e['caption'][:40]!r}, alt {e['alt'][:40]!r}")
+                for control in e["controls"]:
+                    moves = 3 if control["tag"] == "SELECT" or control["type"] == "range" else 2
+                    for step in range(min(moves, max(control["options"] - 1, moves))):
+                        before = page.evaluate(LIVE_STATE_JS, i)
+                        how = move(page, i, control, step)
+                        after = page.evaluate(LIVE_STATE_JS, i)
+                        label = f"{where}: {control['label']} ({how})"
+                        if after["error"] == "bug" or "Traceback" in after["readout"]:
+                            problems.append(f"{label}: error {after['readout'][:80]}")
+                        elif after == before:
+                            problems.append(f"{label}: neither figure nor readout changed")
+        problems += [f"console: {m} [{u}]" for m, u in errors if not known_error(m, u)]
+    assert {"roofline", "prefill_decode", "kv_growth", "littles_law", "attention",
+            "sampling"} <= kinds, kinds
+    assert not problems, report(problems, "explorer problems on the site")
+
+
+def test_site_explorers_fit_a_phone(browser, site_html):
+    """At 390 px each explorer's figure is redrawn for the column (not shrunk), inside it."""
+    problems = []
+    with serve(site_html) as base, new_page(browser, width=390, height=844) as page:
+        for name in live_pages(site_html):
+            page.goto(base + name, wait_until="load")
+            page.wait_for_load_state("networkidle")
+            for e in page.evaluate(LIVE_JS):
+                if not e["hydrated"] or e["right"] > e["page"] + 1:
+                    problems.append(f"{name}: {e['kind']}: right edge {e['right']:.0f} of "
+                                    f"{e['page']} px (hydrated: {e['hydrated']})")
+    assert not problems, report(problems, "explorers wider than a phone")

@@ -793,3 +793,14 @@ def test_plot_bit_layouts_stays_legible_when_shrunk():
     legend = ax.get_legend().get_window_extent(renderer)
     assert not any(legend.overlaps(b) for b in boxes)
     assert not legend.overlaps(ax.title.get_window_extent(renderer))
+
+
+def test_greedy_sampling_bars_follow_the_logits():
+    """At temperature 0 the one-hot bars are ordered by the raw logits: the argmax, then its
+    runners-up (not token ids 0, 1, 2, ... which a sort by the one-hot vector would give)."""
+    from mini_vllm.sampler import SamplingParams
+    logits = np.array([0.1, 3.0, -1.0, 2.0, 2.5])
+    ax = plots.plot_sampling(logits, SamplingParams(temperature=0.0), top_n=4,
+                             token_labels=list("abcde"))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "e", "d", "a"]
+    plt.close(ax.figure)

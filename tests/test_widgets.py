@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from pathlib import Path  # noqa: E402
 
-from mini_vllm import memory, plots, roofline, widgets  # noqa: E402
+from mini_vllm import memory, plots, roofline, site_data, widgets  # noqa: E402
 from mini_vllm.catalog import get_model  # noqa: E402
 from mini_vllm.engine import count_work  # noqa: E402
 from mini_vllm.hardware import get_gpu  # noqa: E402
@@ -553,6 +553,14 @@ def test_static_page_gets_the_figure_and_no_controls(name):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     page = bundle["text/html"]
+    if explorer._site is not None:  # the page's own explorer, with this figure as its fallback
+        kind, spec = explorer.site_spec()
+        assert page.startswith(f"<div class='mini-vllm-live-explorer mv-live' "
+                               f"data-mv-kind='{kind}'><script type='application/json' "
+                               f"class='mv-spec'>{site_data.spec_json(spec)}</script>")
+        assert page.endswith(f"<div class='mv-fallback'>{explorer.fixed_html()}</div></div>")
+        assert spec["values"] == explorer.values and spec["title"] == explorer.title
+        page = explorer.fixed_html()
     assert page.startswith("<div class='mini-vllm-static-explorer'>") and page.endswith("</div>")
     assert "<figure" not in page and "<figcaption" not in page  # the cell's figure captions it
     assert page.count("<img") == 1 and "<input" not in page and "<select" not in page
@@ -586,7 +594,7 @@ def test_alt_text_follows_the_settings(explorers):
 def test_a_readout_only_explorer_shows_its_readout_in_the_div(explorers):
     w = explorers["kv_growth"]
     w.update(model="Llama-3.1-405B", num_gpus=1)  # weights do not fit: no figure
-    page = w.static_html()
+    page = w.fixed_html()
     assert w.figure is None and "<img" not in page
     assert page.startswith("<div class='mini-vllm-static-explorer'><div class='readout'")
     w.update(model="Llama-3-8B")

@@ -1,0 +1,81 @@
+"""The site's Little's-law explorer (book/_static/explorers/littles_law.js) against mini_vllm.
+
+Over every catalog model and GPU, the extremes and middle of each slider, the page's numbers
+equal the package's: vLLM's maximum concurrency and KV tokens (vllm_kv_cache_report), the
+whole requests that fit, N = X x L and the best throughput, to 1e-9 relative; where Python
+raises a ValueError (one request does not fit) the page shows a message instead of a figure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mini_vllm import memory, plots, roofline
+from mini_vllm.catalog import get_model, list_models
+from mini_vllm.hardware import get_gpu, list_gpus
+from mini_vllm.widgets import explore_littles_law
+
+RTOL = 1e-9
+THROUGHPUTS = [0.5, 50.0, 100.0]  # the slider's ends and middle (req/s)
+LATENCIES = [0.5, 30.0, 60.0]  # s
+CONTEXTS = [256, 2048, 16384]  # tokens per request: the slider's ends and middle
+
+COMPUTE = """([spec, grid]) => grid.map((v) => {
+  try {
+    const r = MV.explorers.littles_law.compute(spec, v);
+    return {needed: r.needed, capacity: r.capacity, best: r.best_throughput,
+            concurrency: r.report.max_concurrency, tokens: r.report.kv_cache_tokens,
+            fits: r.fits};
+  } catch (err) {
+    return {error: err.message, userFacing: Boolean(err.userFacing)};
+  }
+})"""
+
+
+@pytest.fixture(scope="module")
+def spec():
+    explorer = explore_littles_law(show=False)
+    return explorer.site_spec()[1]
+
+
+def python_row(v: dict) -> dict:
+    cfg, gpu = get_model(v["model"]), get_gpu(v["gpu"])
+    try:
+        report = memory.vllm_kv_cache_report(cfg, gpu, v["context_len"],
+                                             allow_long_max_model_len=True)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    needed = roofline.littles_law_concurrency(v["throughput_per_s"], v["latency_s"])
+    capacity = plots.whole_sequences(report.max_concurrency)
+    return {"needed": needed, "capacity": capacity, "concurrency": report.max_concurrency,
+            "tokens": report.kv_cache_tokens, "fits": needed <= capacity,
+            "best": roofline.littles_law_throughput(capacity, v["latency_s"])}
+
+
+def test_site_littles_law_agrees_with_mini_vllm(site_js, spec):
+    grid = [dict(model=m, gpu=g, context_len=c, throughput_per_s=x, latency_s=lat)
+            for m in list_models() for g in list_gpus() for c in CONTEXTS
+            for x in THROUGHPUTS for lat in LATENCIES]
+    site = site_js(COMPUTE, [spec, grid])
+    errors = 0
+    for v, js in zip(grid, site):
+        py = python_row(v)
+        if "error" in py:
+            errors += 1
+            assert js.get("userFacing"), (v, py, js)
+            continue
+        assert "error" not in js, (v, js)
+        for key in ("needed", "capacity", "concurrency", "tokens", "best"):
+            assert math.isclose(js[key], py[key], rel_tol=RTOL), (v, key, js[key], py[key])
+        assert js["fits"] == py["fits"], v
+    assert len(grid) == 13 * 13 * 3 * 3 * 3 and 0 < errors < len(grid)  # both kinds are tested
+
+
+def test_site_littles_law_offers_the_notebook_controls(spec):
+    explorer = explore_littles_law(show=False)
+    assert spec["values"] == explorer.values
+    assert [name for name, _ in spec["options"]["model"]] == list_models()
+    assert [name for name, _ in spec["options"]["gpu"]] == list_gpus()
+    assert spec["options"]["latency_s"] == {"min": 0.5, "max": 60.0, "step": 0.5}
