@@ -421,7 +421,8 @@ def plot_kv_growth(cfg: ModelConfig, gpu, *, context_len: int = 8192, batch_size
     ax.set_ylim(0, top)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     kv = kv_dtype or cfg.dtype
-    title = (f"KV cache of {cfg.name} ({cfg.attention_kind}, {cfg.num_kv_heads} KV heads, {kv})\n"
+    heads = "one latent per token" if cfg.is_mla else f"{cfg.num_kv_heads} KV heads"
+    title = (f"KV cache of {cfg.name} ({cfg.attention_kind}, {heads}, {kv})\n"
              f"on {num_gpus} x {gpu.name}, batch {batch_size}")
     _finish(ax, title, "context length per sequence (tokens)", "memory (GiB)")
     return ax
@@ -640,7 +641,8 @@ def plot_sampling(logits, params: SamplingParams, *, token_labels: Sequence[str]
         ax.plot([j], [max(tempered[sampled_token], final[sampled_token]) + 0.02], "v",
                 color=OKABE_ITO["orange"], ms=12, label="drawn")
     ax.set_xlim(-0.6, len(order) - 0.4)
-    ax.set_ylim(0, min(1.05, max(final.max(), tempered[order].max()) * 1.15 + 0.03))
+    # headroom for the "drawn" triangle above a bar of probability 1 (greedy, top-k 1)
+    ax.set_ylim(0, min(1.12, max(final.max(), tempered[order].max()) * 1.15 + 0.03))
     tk = "all" if params.top_k is None else params.top_k
     title = (f"Next-token probabilities: T={params.temperature:g}, top-k={tk}, "
              f"top-p={params.top_p:g}\n{num_kept:,} of {len(logits):,} tokens kept; "

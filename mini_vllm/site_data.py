@@ -35,6 +35,14 @@ def kv_head_options(num_heads: int) -> list[tuple[str, int]]:
     return [(f"{d} ({kind(d)})", d) for d in divisors]
 
 
+def kv_head_choices(cfg: ModelConfig) -> list[tuple[str, int]]:
+    """The KV-heads control's choices for ``cfg``: the divisors of num_heads, or for MLA, which
+    caches one latent shared by every head, its own value only (there is nothing to choose)."""
+    if cfg.is_mla:
+        return [("MLA: one latent", cfg.num_kv_heads)]
+    return kv_head_options(cfg.num_heads)
+
+
 def model_row(cfg: ModelConfig) -> dict:
     """The fields of one model the page's arithmetic reads (counts exact, from memory.py)."""
     kv_options = [d for _, d in kv_head_options(cfg.num_heads)]
@@ -57,7 +65,7 @@ def model_row(cfg: ModelConfig) -> dict:
         "num_params": memory.num_params(cfg),
         "lookup_params": roofline._lookup_params(cfg),
         "flops_per_token": roofline.flops_per_token(cfg),
-        "kv_head_options": kv_head_options(cfg.num_heads),
+        "kv_head_options": kv_head_choices(cfg),
         # per num_kv_heads: the weights change with it (smaller k and v projections)
         "num_params_by_kv_heads": {str(d): memory.num_params(v) for d, v in variants.items()},
         "kv_values_per_token_per_layer_by_kv_heads": {

@@ -522,10 +522,32 @@ def _control_options(controls: dict[str, widgets.Widget]) -> dict:
     return out
 
 
+def _site_controls(controls: dict[str, widgets.Widget], options: dict,
+                   skip: tuple[str, ...] = ()) -> list[dict]:
+    """The page's copies of the controls, in the widget's order and with its labels: dropdown
+    (select), slider of steps (steps), number slider (range) or checkbox, each with its choices
+    from ``options``. A text box and the names in ``skip`` need a kernel: not on the page."""
+    kinds = ((widgets.Dropdown, "select"), (widgets.SelectionSlider, "steps"),
+             ((widgets.IntSlider, widgets.FloatSlider), "range"), (widgets.Checkbox, "checkbox"))
+    out = []
+    for name, control in controls.items():
+        kind = next((k for cls, k in kinds if isinstance(control, cls)), None)
+        if kind is None or name in skip:
+            continue
+        choices = options.get(name)
+        out.append({"name": name, "label": _label(control), "type": kind,
+                    **(choices if isinstance(choices, dict) else
+                       {"options": choices} if choices is not None else {})})
+    return out
+
+
 def _calculator_site(kind: str, controls: dict[str, widgets.Widget]):
     """The ``site`` of a calculator explorer: the catalog and the controls' choices."""
-    return lambda values: (kind, {"catalog": site_data.catalog(),
-                                  "options": _control_options(controls)})
+    def site(values: dict) -> tuple[str, dict]:
+        options = _control_options(controls)
+        return kind, {"catalog": site_data.catalog(), "options": options,
+                      "controls": _site_controls(controls, options)}
+    return site
 
 
 # ---- control factories ----------------------------------------------------------------------
@@ -589,10 +611,13 @@ def _decode_ladder(batch_size: int) -> list[int]:
 
 def _math_dtype(gpu, weight_dtype: str) -> str:
     """The tensor rate the math runs at: fp8 weights use fp8 math where the chip has it
-    (W8A8), other weights are multiplied in bf16; this machine's CPU computes in float32."""
+    (W8A8), other weights are multiplied in bf16, or in fp16 on a chip without bf16 (the T4:
+    vLLM runs bf16 models there in fp16); this machine's CPU computes in float32."""
     if gpu.name == THIS_MACHINE:
         return "float32"
-    return weight_dtype if weight_dtype in gpu.dense_flops else "bfloat16"
+    if weight_dtype in gpu.dense_flops:
+        return weight_dtype
+    return "bfloat16" if "bfloat16" in gpu.dense_flops else "float16"
 
 
 def _measured_context(context_len: int) -> int:
@@ -633,7 +658,8 @@ def _roofline_readout(cfg, gpu, dtype, weight_dtype, batch_size, context_len, sh
     util = roofline.utilization(cfg, gpu, batch_size, dtype=dtype, **kw)
     tok_s = roofline.decode_tokens_per_s_bound(cfg, gpu, batch_size, dtype=dtype, **kw)
     crit = roofline.critical_batch_size(cfg, gpu, dtype=dtype, **kw)
-    lines = [f"Decode at batch {batch_size}: intensity {intensity:,.1f} FLOP/byte vs ridge "
+    lines = _memory_note(cfg, gpu, weight_dtype, batch_size, context_len) + [
+             f"Decode at batch {batch_size:,}: intensity {intensity:,.1f} FLOP/byte vs ridge "
              f"{ridge:,.0f} FLOP/byte -> {regime}",
              f"Best-case compute utilisation: {util:.1%} of "
              f"{format_flops_per_s(gpu.peak_flops(dtype))}",
@@ -699,6 +725,7 @@ def _roofline_site(controls: dict[str, widgets.Widget]):
                                "source": load_h100_measurements(ctx)[0]["source"]}
                     for ctx in H100_CONTEXTS}
         return "roofline", {"catalog": site_data.catalog(), "options": options, "none": NONE,
+                            "controls": _site_controls(controls, options),
                             "values": values, "ladder": POWERS_OF_TWO,
                             "measured": {"contexts": list(H100_CONTEXTS), "by_context": measured,
                                          "label": MEASURED_LABEL}}
@@ -750,6 +777,12 @@ def _kv_readout(cfg, gpu, kv_dtype, context_len, batch_size, num_gpus) -> str:
              f"{format_bytes(free, 'GiB')} left after weights -> {fits}",
              f"Naive concurrency (whole sequences): {naive:,}"]
     lines[1:1] = _beyond_window_note(cfg, context_len)
+    if num_gpus > 1 and (cfg.is_mla or cfg.num_kv_heads < num_gpus):
+        copied = "MLA's latent" if cfg.is_mla else \
+            f"{plots.plural(cfg.num_kv_heads, 'KV head')} on {num_gpus} GPUs"
+        lines.append(f"Note: vLLM cannot split {copied} {num_gpus} ways and copies it on every "
+                     f"GPU, so the naive count (the cache split evenly) overstates what fits; "
+                     f"the vLLM line below counts the copies")
     try:
         report = memory.vllm_kv_cache_report(cfg, gpu, context_len, kv_dtype=kv_dtype,
                                              tensor_parallel_size=num_gpus)
@@ -774,7 +807,7 @@ def _kv_model_changed(explorer: Explorer, name: str) -> None:
         return
     cfg = get_model(explorer.controls["model"].value)
     control = explorer.controls["num_kv_heads"]
-    control.options = _kv_head_options(cfg.num_heads)
+    control.options = site_data.kv_head_choices(cfg)
     control.value = cfg.num_kv_heads
 
 
@@ -785,7 +818,7 @@ def explore_kv_growth(**defaults) -> Explorer:
     cfg = get_model(model)
     controls = {
         "model": _dropdown("model", list_models(), model),
-        "num_kv_heads": _dropdown("KV heads", _kv_head_options(cfg.num_heads),
+        "num_kv_heads": _dropdown("KV heads", site_data.kv_head_choices(cfg),
                                   _pick(defaults, "num_kv_heads", cfg.num_kv_heads)),
         "kv_dtype": _dropdown("KV dtype", ["bfloat16", "float16", "fp8"],
                               _pick(defaults, "kv_dtype", "bfloat16")),
@@ -953,6 +986,7 @@ def _attention_site(state: dict, controls: dict):
         prompts = _site_prompts(values["prompt"], SITE_ATTENTION_PROMPTS)
         return "attention", {
             "options": _control_options({k: controls[k] for k in ("layer", "head")}),
+            "controls": _site_controls(controls, _control_options(controls), skip=("config",)),
             "prompts": [_attention_site_row(state, p) for p in prompts],
             "model": {"name": cfg.name, "num_layers": cfg.num_layers,
                       "num_heads": cfg.num_heads, "num_kv_heads": cfg.num_kv_heads,
@@ -1077,6 +1111,7 @@ def _sampling_site(state: dict, controls: dict):
         return "sampling", {
             "options": _control_options({k: controls[k] for k in
                                          ("temperature", "top_k", "top_p", "seed")}),
+            "controls": _site_controls(controls, _control_options(controls), skip=("model",)),
             "explicit": "logits" in state,
             "prompts": _sampling_site_logits(state, values["prompt"]),
             "uniforms": site_data.seed_uniforms(range(seed.min, seed.max + 1)),
@@ -1356,7 +1391,8 @@ def _prefill_decode_bound_readout(cfg, gpu, weight_dtype, batch_size, prompt_len
                      "compute-bound at every step" if steps >= n else
                      f"compute-bound for the first {plots.plural(steps, 'step')}, "
                      "then memory-bound")
-    slower = (f"decode takes {r['ratio']:,.1f}x as long" if r["ratio"] >= 1 else
+    slower = ("the same time per token" if f"{r['ratio']:,.1f}" == "1.0" else
+              f"decode takes {r['ratio']:,.1f}x as long" if r["ratio"] >= 1 else
               f"prefill takes {1 / r['ratio']:,.1f}x as long")
     lines = _beyond_window_note(cfg, n) + _memory_note(cfg, gpu, weight_dtype, b, n) + [
         f"Prefill of {plots.plural(n, 'token')} in one pass: {format_duration(r['prefill_s'])} "
@@ -1370,15 +1406,18 @@ def _prefill_decode_bound_readout(cfg, gpu, weight_dtype, batch_size, prompt_len
     return "\n".join(lines)
 
 
-def _memory_note(cfg, gpu, weight_dtype: str, batch_size: int, prompt_len: int) -> list[str]:
-    """A note when the weights and the batch's caches at the end would not fit in the GPU."""
+def _memory_note(cfg, gpu, weight_dtype: str, batch_size: int, num_tokens: int) -> list[str]:
+    """A readout note when the weights and the batch's caches of num_tokens tokens would not
+    fit in the GPU's memory: a bound is arithmetic, it does not check that the model fits."""
     weights = memory.weight_bytes(cfg, weight_dtype)
-    kv = memory.kv_bytes_total(cfg, prompt_len, batch_size)
+    kv = memory.kv_bytes_total(cfg, num_tokens, batch_size)
     if weights + kv <= gpu.memory_bytes:
         return []
-    return [f"Note: the weights ({format_bytes(weights)}) and {batch_size:,} caches of "
-            f"{prompt_len:,} tokens ({format_bytes(kv)}) exceed the {gpu.name}'s "
-            f"{format_bytes(gpu.memory_bytes)}: the times are the bounds' arithmetic only"]
+    caches = (f" and {plots.plural(batch_size, 'cache')} of {num_tokens:,} tokens "
+              f"({format_bytes(kv, 'GiB')})" if kv else "")
+    return [f"Note: the weights ({format_bytes(weights, 'GiB')}){caches} exceed the "
+            f"{gpu.name}'s {format_bytes(gpu.memory_bytes, 'GiB')}: these numbers are the "
+            f"bounds' arithmetic only"]
 
 
 @_displayed

@@ -16,7 +16,7 @@ import pytest
 from mini_vllm import memory
 from mini_vllm.catalog import get_model, list_models
 from mini_vllm.hardware import get_gpu, list_gpus
-from mini_vllm.site_data import kv_head_options
+from mini_vllm.site_data import kv_head_choices, kv_head_options
 from mini_vllm.widgets import explore_kv_growth
 
 RTOL = 1e-9
@@ -104,7 +104,8 @@ def test_site_kv_growth_model_change_offers_its_kv_heads(site_js, spec):
         cfg = get_model(name)
         change = site_js(update, [spec, name])["num_kv_heads"]
         assert change["value"] == cfg.num_kv_heads
-        assert [tuple(o) for o in change["options"]] == kv_head_options(cfg.num_heads)
+        assert [tuple(o) for o in change["options"]] == kv_head_choices(cfg)
+        assert len(change["options"]) == (1 if cfg.is_mla else len(kv_head_options(cfg.num_heads)))
 
 
 def test_site_kv_growth_starts_at_the_notebook_defaults(spec):
@@ -112,3 +113,34 @@ def test_site_kv_growth_starts_at_the_notebook_defaults(spec):
     assert spec["values"] == explorer.values
     assert spec["options"]["batch_size"] == {"min": 1, "max": 256, "step": 1}
     assert [v for _, v in spec["options"]["context_len"]] == [2 ** i for i in range(8, 18)]
+
+
+def test_site_kv_growth_readout_is_the_widgets(site_js, spec):
+    """The readout's lines, word for word, including the notes (past the model's window; the
+    KV copied on every GPU when it cannot be split) and vLLM refusing a request."""
+    from mini_vllm.widgets import _kv_readout
+    cells = [dict(model=m, num_kv_heads=h, kv_dtype=kv, context_len=c, batch_size=b, gpu=g,
+                  num_gpus=n)
+             for m, h in (("Llama-3-8B", 8), ("Llama-3-8B", 1), ("DeepSeek-V3", 128),
+                          ("GPT-2-small", 12))
+             for g in ("H100 SXM5 80GB", "B200 (HGX, 1000 W)", "T4") for kv in ("bfloat16", "fp8")
+             for c in (256, 131072) for b in (1, 256) for n in (1, 8)]
+    site = site_js("""([spec, grid]) => grid.map((v) => {
+      const e = MV.explorers.kv_growth;
+      try { return e.readout(spec, v, e.compute(spec, v)).join("\\n"); }
+      catch (err) { return null; }
+    })""", [spec, cells])
+    notes = 0
+    for v, js in zip(cells, site):
+        base = get_model(v["model"])
+        cfg = base if base.is_mla or v["num_kv_heads"] == base.num_kv_heads else \
+            base.replace(num_kv_heads=v["num_kv_heads"])
+        try:
+            text = _kv_readout(cfg, get_gpu(v["gpu"]), v["kv_dtype"], v["context_len"],
+                               v["batch_size"], v["num_gpus"])
+        except ValueError:
+            assert js is None, v
+            continue
+        assert js == text, v
+        notes += "copies it on every GPU" in text
+    assert notes > 0

@@ -79,3 +79,25 @@ def test_site_littles_law_offers_the_notebook_controls(spec):
     assert [name for name, _ in spec["options"]["model"]] == list_models()
     assert [name for name, _ in spec["options"]["gpu"]] == list_gpus()
     assert spec["options"]["latency_s"] == {"min": 0.5, "max": 60.0, "step": 0.5}
+
+
+def test_site_littles_law_readout_is_the_widgets(site_js, spec):
+    """The readout's lines, word for word (past the model's window too)."""
+    from mini_vllm.widgets import _render_littles_law
+    cells = [dict(model=m, gpu=g, context_len=c, throughput_per_s=x, latency_s=lat)
+             for m in ("Llama-3-8B", "Mixtral-8x7B-v0.1", "GPT-2-small")
+             for g in ("H100 SXM5 80GB", "H200 SXM 141GB") for c in (256, 16384)
+             for x, lat in ((0.5, 0.5), (12.5, 7.5), (100.0, 60.0))]
+    site = site_js("""([spec, grid]) => grid.map((v) => {
+      const e = MV.explorers.littles_law;
+      try { return e.readout(spec, v, e.compute(spec, v)).join("\\n"); }
+      catch (err) { return null; }
+    })""", [spec, cells])
+    for v, js in zip(cells, site):
+        try:
+            fig, text = _render_littles_law(**v)
+        except ValueError:
+            assert js is None, v
+            continue
+        assert js == text, v
+    assert sum(js is not None and js.startswith("Note:") for js in site) > 0

@@ -34,7 +34,7 @@ COMPUTE = """([spec, grid]) => grid.map((v) => {
             readout: e.readout(spec, v, r),
             prefill_tokens_per_s: r.prefill_tokens_per_s,
             decode_tokens_per_s: r.decode_tokens_per_s,
-            compute_bound_steps: r.compute_bound_steps, dtype: r.dtype, fits: r.fits};
+            compute_bound_steps: r.compute_bound_steps, dtype: r.dtype};
   } catch (err) {
     return {error: err.message, userFacing: Boolean(err.userFacing)};
   }
@@ -79,7 +79,8 @@ def test_site_prefill_decode_agrees_with_mini_vllm(site_js, spec):
         cfg, gpu = get_model(v["model"]), get_gpu(v["gpu"])
         assert js["readout"] == _prefill_decode_bound_readout(
             cfg, gpu, v["weight_dtype"], v["batch_size"], v["prompt_len"], py).splitlines(), v
-    assert len(grid) == 13 * 13 * 5 * 3 * 3 and 0 < errors < len(grid)  # both kinds are tested
+    # every setting draws: a GPU without the math dtype's rate (T4: no bf16) computes in fp16
+    assert len(grid) == 13 * 13 * 5 * 3 * 3 and errors == 0
 
 
 def test_site_prefill_decode_chart_and_readout(site_js, spec):

@@ -123,7 +123,12 @@ def test_kv_growth_readout_and_kv_head_options(explorers):
     w.update(model="Qwen2.5-7B")  # 28 query heads: only its divisors are offered
     assert [v for _, v in w.controls["num_kv_heads"].options] == [28, 14, 7, 4, 2, 1]
     assert w.values["num_kv_heads"] == 4
-    w.update(model="Llama-3-8B")
+    # MLA: one latent for every head, nothing to choose; on 8 GPUs it is copied on each
+    text = w.update(model="DeepSeek-V3", gpu="B200 (HGX, 1000 W)", num_gpus=8)
+    assert [v for _, v in w.controls["num_kv_heads"].options] == [128]
+    assert "one latent per token" in w.figure.axes[0].get_title()
+    assert "cannot split MLA's latent 8 ways" in text
+    w.update(model="Llama-3-8B", gpu="H100 SXM5 80GB", num_gpus=1)
 
 
 def test_kv_growth_beyond_the_context_window_says_so(explorers):
@@ -624,3 +629,30 @@ def test_bench_widgets_times_every_explorer_in_each_format(capsys):
     verdicts = [line.strip() for line in out.splitlines() if line.startswith("  png")]
     assert [v.split(":")[0] for v in verdicts] == ["png1x", "png2x (the explorers' format)"]
     assert all(" PASS - " in v or " FAIL - " in v for v in verdicts)
+
+
+SITE_KINDS = {"roofline": "roofline", "kv_growth": "kv_growth", "attention": "attention",
+              "sampling": "sampling", "littles_law": "littles_law"}  # FACTORIES with a page version
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_site_controls_are_the_widgets_own(explorers, name):
+    """The page's controls are the widget's: same order, labels and ranges (a text box and the
+    model dropdowns of random toy models stay in the kernel); measuring explorers have none."""
+    explorer = explorers[name]
+    if name not in SITE_KINDS:
+        assert explorer._site is None
+        return
+    kind, spec = explorer.site_spec()
+    assert kind == SITE_KINDS[name] and spec["values"] == explorer.values
+    names = [c["name"] for c in spec["controls"]]
+    assert names == [n for n in explorer.controls if n in names]  # the widget's order
+    assert len(names) >= 3
+    for c in spec["controls"]:
+        control = explorer.controls[c["name"]]
+        assert c["label"] == control.description, c
+        if c["type"] == "range":
+            assert (c["min"], c["max"], c["step"]) == (control.min, control.max, control.step)
+        if c["type"] in ("select", "steps"):
+            assert [v for _, v in c["options"]] == [
+                v for v in control._options_values if v != widgets.THIS_MACHINE]

@@ -34,13 +34,8 @@
 
   const explorer = {
     controls(spec) {
-      const o = spec.options;
-      return [
-        { name: "prompt", label: "prompt", type: "select", options: spec.prompts.map((p) => [p.label, p.prompt]) },
-        { name: "layer", label: "layer", type: "range", ...o.layer },
-        { name: "head", label: "head", type: "range", ...o.head },
-        { name: "causal", label: "causal mask", type: "checkbox" },
-      ];
+      const prompt = { name: "prompt", label: "prompt", type: "select", options: spec.prompts.map((p) => [p.label, p.prompt]) };
+      return [prompt, ...MV.siteControls(spec)];  // the typed prompt becomes a choice of the exported ones
     },
 
     /** One head's (T, T) weights and the readout's numbers: what the agreement test compares. */

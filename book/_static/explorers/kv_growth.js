@@ -11,17 +11,7 @@
 
   const explorer = {
     controls(spec) {
-      const o = spec.options;
-      return [
-        { name: "model", label: "model", type: "select", options: o.model },
-        { name: "num_kv_heads", label: "KV heads", type: "select",
-          options: spec.catalog.models[spec.values.model].kv_head_options },
-        { name: "kv_dtype", label: "KV dtype", type: "select", options: o.kv_dtype },
-        { name: "context_len", label: "context", type: "steps", options: o.context_len, unit: "tokens" },
-        { name: "batch_size", label: "batch", type: "range", ...o.batch_size, unit: "sequences" },
-        { name: "gpu", label: "GPU", type: "select", options: o.gpu },
-        { name: "num_gpus", label: "GPUs", type: "select", options: o.num_gpus },
-      ];
+      return MV.siteControls(spec, { context_len: "tokens", batch_size: "sequences" });
     },
 
     /** A new model offers the divisors of its num_heads, preset to its own num_kv_heads. */
@@ -68,7 +58,8 @@
       const margin = fig.narrow ? { left: 50, right: 10 } : { left: 62, right: 18 };
       const kv = v.kv_dtype || model.dtype;
       const kind = model.is_mla ? model.attention_kind : r.heads === model.num_heads ? "MHA" : r.heads === 1 ? "MQA" : "GQA";
-      const titleTop = fig.title([`KV cache of ${model.name} (${kind}, ${r.heads} KV heads, ${kv})`,
+      const heads = model.is_mla ? "one latent per token" : `${r.heads} KV heads`;
+      const titleTop = fig.title([`KV cache of ${model.name} (${kind}, ${heads}, ${kv})`,
         `on ${v.num_gpus} x ${v.gpu}, batch ${b}`]);
       const ax = fig.axes({ left: margin.left, top: titleTop, width: fig.width - margin.left - margin.right, height: fig.height - titleTop - 50 },
         { min: 0, max: xMax, label: "context length per sequence (tokens)", format: (x) => fmt.count(x) },
@@ -110,20 +101,23 @@
           (r.fits ? "fits" : "does NOT fit"),
         `Naive concurrency (whole sequences): ${fmt.count(r.naive)}`,
       ];
-      if (r.beyond_window) {
-        lines.splice(1, 0, `Note: ${model.name} handles at most ${fmt.count(model.max_position_embeddings)} tokens ` +
-          "(max_position_embeddings); longer requests are arithmetic only, and vLLM refuses such a " +
-          "max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1");
+      if (r.beyond_window) lines.splice(1, 0, fmt.windowNote(model));
+      if (v.num_gpus > 1 && (model.is_mla || r.heads < v.num_gpus)) {
+        const copied = model.is_mla ? "MLA's latent" : `${fmt.plural(r.heads, "KV head")} on ${v.num_gpus} GPUs`;
+        lines.push(`Note: vLLM cannot split ${copied} ${v.num_gpus} ways and copies it on every ` +
+          "GPU, so the naive count (the cache split evenly) overstates what fits; " +
+          "the vLLM line below counts the copies");
       }
       lines.push(r.report ? `vLLM-style: GPU KV cache size: ${fmt.count(r.report.kv_cache_tokens)} tokens; ` +
-        `Maximum concurrency for ${fmt.count(v.context_len)} tokens per request: ${r.report.max_concurrency.toFixed(2)}x`
+        `Maximum concurrency for ${fmt.count(v.context_len)} tokens per request: ${fmt.fixed(r.report.max_concurrency, 2)}x`
         : `vLLM-style: ${r.report_error}`);
       return lines;
     },
 
     alt(spec, v, r) {
+      const model = spec.catalog.models[v.model];
       return `Line chart: KV-cache memory in GiB (y) against context length per sequence in tokens ` +
-        `(x) for ${v.model} with ${r.heads} KV heads in ${v.kv_dtype}. The KV of a batch of ` +
+        `(x) for ${v.model} with ${model.is_mla ? "MLA's one latent" : `${r.heads} KV heads`} in ${v.kv_dtype}. The KV of a batch of ` +
         `${fmt.count(v.batch_size)} rises in a straight line and crosses the horizontal line of memory ` +
         `left after the weights (${fmt.number(r.free / GiB, 1)} GiB) on ${v.num_gpus} x ${v.gpu}; an X ` +
         `marks the length at which the batch stops fitting, a dot the chosen context of ` +

@@ -10,14 +10,7 @@
 
   const explorer = {
     controls(spec) {
-      const o = spec.options;
-      return [
-        { name: "throughput_per_s", label: "throughput X", type: "range", ...o.throughput_per_s, unit: "req/s" },
-        { name: "latency_s", label: "latency L", type: "range", ...o.latency_s, unit: "s" },
-        { name: "model", label: "model", type: "select", options: o.model },
-        { name: "gpu", label: "GPU", type: "select", options: o.gpu },
-        { name: "context_len", label: "tokens per request", type: "steps", options: o.context_len },
-      ];
+      return MV.siteControls(spec, { throughput_per_s: "req/s", latency_s: "s", context_len: "tokens" });
     },
 
     /** The numbers of the readout: what the agreement test compares with mini_vllm. */
@@ -52,35 +45,31 @@
       ax.marker(X, r.needed, { fill: colours.orange, size: 6.5 });
       ax.legend([
         { label: `N = X x L  (L = ${fmt.g(L)} s)`, colour: colours.blue },
-        { label: `X = ${fmt.g(X)}/s needs N = ${fmt.number(r.needed, 2)}`, colour: colours.orange, shape: "circle" },
+        { label: `X = ${fmt.g(X)}/s needs N = ${fmt.number(r.needed, 1)}`, colour: colours.orange, shape: "circle" },
         { label: `memory holds ${fmt.plural(r.capacity, "sequence")}`, colour: colours.vermillion },
-      ], "upper left");
+      ], X / xMax < 0.6 && r.needed / yMax > 0.5 ? "lower right" : "upper left");  // off the dot
     },
 
     readout(spec, v, r) {
       const model = spec.catalog.models[v.model];
       const lines = [];
-      if (r.beyond_window) {
-        lines.push(`Note: ${model.name} handles at most ${fmt.count(model.max_position_embeddings)} tokens ` +
-          "(max_position_embeddings); longer requests are arithmetic only, and vLLM refuses such a " +
-          "max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1");
-      }
+      if (r.beyond_window) lines.push(fmt.windowNote(model));
       const verdict = r.fits ? "fits" : "does NOT fit: requests would queue";
       lines.push(
         `Little's law: N = X x L = ${fmt.g(v.throughput_per_s)}/s x ${fmt.g(v.latency_s)} s = ` +
-        `${fmt.number(r.needed, 2)} requests in flight`,
+        `${fmt.number(r.needed, 1)} requests in flight`,
         `KV memory holds ${fmt.count(r.capacity)} whole requests of ${fmt.count(v.context_len)} tokens ` +
         `(Maximum concurrency for ${fmt.count(v.context_len)} tokens per request: ` +
-        `${r.report.max_concurrency.toFixed(2)}x) -> ${verdict}`,
+        `${fmt.fixed(r.report.max_concurrency, 2)}x) -> ${verdict}`,
         `Most throughput at this latency: ${fmt.count(r.capacity)} / ${fmt.g(v.latency_s)} s = ` +
-        `${fmt.number(r.best_throughput, 2)} requests/s`);
+        `${fmt.comma(r.best_throughput, 2)} requests/s`);
       return lines;
     },
 
     alt(spec, v, r) {
       return `Line chart: concurrency N in requests (y) against throughput X in requests per second ` +
         `(x) at latency L = ${fmt.g(v.latency_s)} s: the straight line N = X x L, a dot at ` +
-        `${fmt.g(v.throughput_per_s)} requests/s needing ${fmt.number(r.needed, 2)}, and a horizontal ` +
+        `${fmt.g(v.throughput_per_s)} requests/s needing ${fmt.number(r.needed, 1)}, and a horizontal ` +
         `line at the ${fmt.count(r.capacity)} whole sequences of ${fmt.count(v.context_len)} tokens that ` +
         `the KV memory of one ${v.gpu} holds for ${v.model}; above that line requests would queue.`;
     },

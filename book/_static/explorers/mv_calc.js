@@ -75,7 +75,7 @@
       throw new CalcError(`max_model_len=${maxModelLen.toLocaleString("en-US")} is longer than ` +
         `${model.name}'s context window (max_position_embeddings=` +
         `${model.max_position_embeddings.toLocaleString("en-US")}); vLLM refuses it unless ` +
-        "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1");
+        "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 (here: allow_long_max_model_len=True)");
     }
     const page = vllmPageSizeBytes(catalog, model, kvDtype, tensorParallelSize, numKvHeads);
     let available = freeKvBytes(catalog, model, gpu, { numGpus: tensorParallelSize, numKvHeads });
@@ -95,6 +95,12 @@
       blocks_per_request: blocksPerRequest, max_concurrency: numBlocks / blocksPerRequest,
     };
   }
+  /** widgets._memory_note's numbers: the weights and the batch's caches against the memory. */
+  function memoryUse(catalog, model, gpu, weightDtype, batchSize, numTokens) {
+    const weights = weightBytes(catalog, model, weightDtype);
+    const kv = kvBytesTotal(catalog, model, numTokens, batchSize);
+    return { weights, kv, fits: weights + kv <= gpu.memory_bytes };
+  }
   /** plots.whole_sequences: vLLM's fractional concurrency rounded down. */
   const wholeSequences = (concurrency) => Math.floor(concurrency + 1e-9);
 
@@ -108,9 +114,11 @@
     return rate;
   }
   /** widgets._math_dtype: fp8 weights use fp8 math where the GPU has it (W8A8), other weights
-   * are multiplied in bf16. */
-  const mathDtype = (gpu, weightDtype) =>
-    (Object.prototype.hasOwnProperty.call(gpu.dense_flops, weightDtype) ? weightDtype : "bfloat16");
+   * are multiplied in bf16, or in fp16 on a GPU without bf16 (the T4). */
+  function mathDtype(gpu, weightDtype) {
+    const has = (dtype) => Object.prototype.hasOwnProperty.call(gpu.dense_flops, dtype);
+    return has(weightDtype) ? weightDtype : has("bfloat16") ? "bfloat16" : "float16";
+  }
   /** roofline.ridge_point */
   const ridgePoint = (gpu, dtype) => peakFlops(gpu, dtype) / gpu.bandwidth_bytes_per_s;
   /** roofline.attainable_flops */
@@ -202,7 +210,7 @@
   return {
     CalcError, mathDtype, GPU_MEMORY_UTILIZATION, BLOCK_SIZE, GiB, bytesPer, numParams, weightBytes,
     kvBytesPerToken, kvBytesPerSequence, kvBytesTotal, freeKvBytes, maxSequencesNaive,
-    vllmPageSizeBytes, vllmReport, wholeSequences, peakFlops, ridgePoint, attainableFlops,
+    vllmPageSizeBytes, vllmReport, memoryUse, wholeSequences, peakFlops, ridgePoint, attainableFlops,
     expertsRead, decodeFlops, decodeBytes, decodeIntensity, decodeStep, decodeTokensPerS,
     utilization, criticalBatch, prefillFlops, prefillBytes, prefillIntensity, prefillTimeBound,
     littlesLawConcurrency, littlesLawThroughput,

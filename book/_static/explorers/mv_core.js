@@ -96,6 +96,19 @@
     return g(value);
   }
   const plural = (n, word) => `${count(n)} ${word}${n === 1 ? "" : "s"}`;
+  /** widgets._beyond_window_note: a context past the model's window is arithmetic only. */
+  const windowNote = (model) => `Note: ${model.name} handles at most ` +
+    `${count(model.max_position_embeddings)} tokens (max_position_embeddings); longer requests are ` +
+    "arithmetic only, and vLLM refuses such a max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1";
+  /** widgets._memory_note: the readout's note when the weights and the batch's caches would not
+   * fit (use = MVCalc.memoryUse(...)); null when they fit. */
+  function memoryNote(use, gpu, batchSize, numTokens) {
+    if (use.fits) return null;
+    const caches = use.kv ? ` and ${plural(batchSize, "cache")} of ${count(numTokens)} tokens ` +
+      `(${bytes(use.kv, "GiB")})` : "";
+    return `Note: the weights (${bytes(use.weights, "GiB")})${caches} exceed the ${gpu.name}'s ` +
+      `${bytes(gpu.memory_bytes, "GiB")}: these numbers are the bounds' arithmetic only`;
+  }
 
   // ---- SVG ------------------------------------------------------------------------------
   function el(tag, attrs, parent) {
@@ -208,7 +221,9 @@
     Y(v) { return this._scale(this.y, v, this.box.top + this.box.height, this.box.top); }
     drawFrame() {
       const { box, fig } = this;
-      const fmt = (axis) => axis.format || (axis.log ? siTick : g);
+      // linear ticks: 1,000 with a separator, 20k rather than 20000 (short labels on a phone)
+      const linear = (v) => (Math.abs(v) >= 1e4 ? siTick(v) : Number.isInteger(v) ? count(v) : g(v));
+      const fmt = (axis) => axis.format || (axis.log ? siTick : linear);
       const xt = this.x.ticks || (this.x.log ? logTicks(this.x.min, this.x.max) : linearTicks(this.x.min, this.x.max, fig.narrow ? 4 : 6));
       const yt = this.y.ticks || (this.y.log ? logTicks(this.y.min, this.y.max) : linearTicks(this.y.min, this.y.max, 5));
       const bottom = box.top + box.height;
@@ -218,18 +233,22 @@
         el("line", { x1: px, x2: px, y1: bottom, y2: bottom + 4, stroke: TEXT_COLOUR }, this.g);
         fig.text(px, bottom + 6 + fig.font, fmt(this.x)(v), { anchor: "middle", parent: this.g });
       }
+      let widest = 0;
       for (const v of yt) {
-        const py = this.Y(v);
+        const py = this.Y(v), label = fmt(this.y)(v);
+        widest = Math.max(widest, fig.textWidth(label));
         el("line", { x1: box.left, x2: box.left + box.width, y1: py, y2: py }, this.grid);
         el("line", { x1: box.left - 4, x2: box.left, y1: py, y2: py, stroke: TEXT_COLOUR }, this.g);
-        fig.text(box.left - 6, py + fig.font * 0.35, fmt(this.y)(v), { anchor: "end", parent: this.g });
+        fig.text(box.left - 6, py + fig.font * 0.35, label, { anchor: "end", parent: this.g });
       }
       el("rect", { x: box.left, y: box.top, width: box.width, height: box.height, fill: "none", stroke: "#444" }, this.g);
       if (this.x.label) {
         fig.text(box.left + box.width / 2, bottom + 10 + 2 * fig.font, this.x.label, { anchor: "middle", parent: this.g });
       }
       if (this.y.label) {
-        const px = 14, py = box.top + box.height / 2;
+        // left of the widest tick label, and never off the figure
+        const px = Math.max(fig.font * 0.9, Math.min(14, box.left - 10 - widest - fig.font * 0.4));
+        const py = box.top + box.height / 2;
         fig.text(px, py, this.y.label, { anchor: "middle", rotate: -90, parent: this.g });
       }
     }
@@ -385,6 +404,12 @@
     };
   }
 
+  /** The page's controls as the widget exports them (spec.controls: name, label, type and
+   * choices, in the widget's order), each slider's value shown with its unit from `units`. */
+  function siteControls(spec, units = {}) {
+    return spec.controls.map((c) => (units[c.name] ? { ...c, unit: units[c.name] } : { ...c }));
+  }
+
   // ---- hydration: the live explorer in the page --------------------------------------------
   const LIVE_NOTE = "Drawn in your browser from numbers mini_vllm exported when the book was built. " +
     "In a live notebook (Binder or Colab: the rocket icon at the top; or JupyterLab) the same " +
@@ -514,8 +539,8 @@
   }
 
   return {
-    register, explorers, UserError, Figure, Axes, LiveExplorer, hydrateAll, floats,
-    fmt: { fixed, comma, number, bytes, si, flopsPerS, duration, count, g, siTick, plural },
+    register, explorers, siteControls, UserError, Figure, Axes, LiveExplorer, hydrateAll, floats,
+    fmt: { fixed, comma, number, bytes, si, flopsPerS, duration, count, g, siTick, plural, memoryNote, windowNote },
     ticks: { log: logTicks, linear: linearTicks },
     el,
   };

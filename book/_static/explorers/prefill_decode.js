@@ -56,14 +56,7 @@
 
   const explorer = {
     controls(spec) {
-      const o = spec.options;
-      return [
-        { name: "model", label: "model", type: "select", options: o.model },
-        { name: "gpu", label: "GPU", type: "select", options: o.gpu },
-        { name: "weight_dtype", label: "weight dtype", type: "select", options: o.weight_dtype },
-        { name: "batch_size", label: "decode batch", type: "steps", options: o.batch_size },
-        { name: "prompt_len", label: "prompt tokens n", type: "steps", options: o.prompt_len },
-      ];
+      return MV.siteControls(spec, { batch_size: "sequences", prompt_len: "tokens" });
     },
 
     /** The numbers of the readout and the chart: what the agreement test compares. */
@@ -80,9 +73,7 @@
       r.intensity = C.prefillIntensity(catalog, model, n, { weightDtype: v.weight_dtype });
       r.ridge = C.ridgePoint(gpu, r.dtype);
       r.regime = r.intensity < r.ridge ? "memory-bound" : "compute-bound";
-      r.weights = C.weightBytes(catalog, model, v.weight_dtype);
-      r.kv = C.kvBytesTotal(catalog, model, n, b);
-      r.fits = r.weights + r.kv <= gpu.memory_bytes;
+      r.use = C.memoryUse(catalog, model, gpu, v.weight_dtype, b, n);
       r.beyond_window = n > model.max_position_embeddings;
       return r;
     },
@@ -141,20 +132,13 @@
       const model = spec.catalog.models[v.model], gpu = spec.catalog.gpus[v.gpu];
       const n = v.prompt_len, b = v.batch_size, steps = r.compute_bound_steps;
       const lines = [];
-      if (r.beyond_window) {
-        lines.push(`Note: ${model.name} handles at most ${fmt.count(model.max_position_embeddings)} tokens ` +
-          "(max_position_embeddings); longer requests are arithmetic only, and vLLM refuses such a " +
-          "max_model_len unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1");
-      }
-      if (!r.fits) {
-        lines.push(`Note: the weights (${fmt.bytes(r.weights)}) and ${fmt.count(b)} caches of ` +
-          `${fmt.count(n)} tokens (${fmt.bytes(r.kv)}) exceed the ${gpu.name}'s ` +
-          `${fmt.bytes(gpu.memory_bytes)}: the times are the bounds' arithmetic only`);
-      }
+      if (r.beyond_window) lines.push(fmt.windowNote(model));
+      if (!r.use.fits) lines.push(fmt.memoryNote(r.use, gpu, b, n));
       const decodeRegime = steps === 0 ? "memory-bound at every step"
         : steps >= n ? "compute-bound at every step"
           : `compute-bound for the first ${fmt.plural(steps, "step")}, then memory-bound`;
-      const slower = r.ratio >= 1 ? `decode takes ${fmt.comma(r.ratio, 1)}x as long`
+      const slower = fmt.comma(r.ratio, 1) === "1.0" ? "the same time per token"
+        : r.ratio >= 1 ? `decode takes ${fmt.comma(r.ratio, 1)}x as long`
         : `prefill takes ${fmt.comma(1 / r.ratio, 1)}x as long`;
       lines.push(
         `Prefill of ${fmt.plural(n, "token")} in one pass: ${fmt.duration(r.prefill_s)} ` +

@@ -19,17 +19,7 @@
   }
   const explorer = {
     controls(spec) {
-      const o = spec.options;
-      return [
-        { name: "model", label: "model", type: "select", options: o.model },
-        { name: "gpu", label: "GPU", type: "select", options: o.gpu },
-        { name: "compare_gpu", label: "compare with", type: "select", options: o.compare_gpu },
-        { name: "weight_dtype", label: "weight dtype", type: "select", options: o.weight_dtype },
-        { name: "batch_size", label: "decode batch", type: "steps", options: o.batch_size },
-        { name: "prompt_len", label: "prefill tokens", type: "steps", options: o.prompt_len },
-        { name: "context_len", label: "decode context", type: "steps", options: o.context_len, unit: "tokens" },
-        { name: "show_measured", label: "overlay measured H100", type: "checkbox" },
-      ];
+      return MV.siteControls(spec, { batch_size: "sequences", prompt_len: "tokens", context_len: "tokens" });
     },
 
     /** Every number of the figure and the readout: what the agreement test compares. */
@@ -62,6 +52,7 @@
         tokens_per_s: C.decodeTokensPerS(catalog, model, gpu, b, { dtype, ...opts }),
         critical_batch: C.criticalBatch(catalog, model, gpu, { dtype, ...opts }),
         prefill_intensity: prefill,
+        use: C.memoryUse(catalog, model, gpu, v.weight_dtype, b, v.context_len),
         measured: v.show_measured ? { context: ctx, ...spec.measured.by_context[String(ctx)] } : null,
       };
     },
@@ -115,8 +106,10 @@
 
     readout(spec, v, r) {
       const b = v.batch_size;
+      const note = fmt.memoryNote(r.use, spec.catalog.gpus[v.gpu], b, v.context_len);
       const lines = [
-        `Decode at batch ${b}: intensity ${fmt.comma(r.intensity, 1)} FLOP/byte vs ridge ` +
+        ...(note ? [note] : []),
+        `Decode at batch ${fmt.count(b)}: intensity ${fmt.comma(r.intensity, 1)} FLOP/byte vs ridge ` +
         `${fmt.comma(r.ridge, 0)} FLOP/byte -> ${r.regime}`,
         `Best-case compute utilisation: ${fmt.comma(100 * r.utilization, 1)}% of ${fmt.flopsPerS(r.peak)}`,
         `Decode bound: ${fmt.comma(r.tokens_per_s, 0)} tokens/s in total ` +

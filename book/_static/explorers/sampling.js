@@ -108,15 +108,8 @@
 
   const explorer = {
     controls(spec) {
-      const o = spec.options;
       const prompt = spec.explicit ? [] : [{ name: "prompt", label: "prompt", type: "select", options: spec.prompts.map((p) => [p.label, p.prompt]) }];
-      return [
-        ...prompt,
-        { name: "temperature", label: "temperature", type: "range", ...o.temperature },
-        { name: "top_k", label: "top-k (0 = off)", type: "range", ...o.top_k },
-        { name: "top_p", label: "top-p", type: "range", ...o.top_p },
-        { name: "seed", label: "seed", type: "range", ...o.seed },
-      ];
+      return [...prompt, ...MV.siteControls(spec)];  // the typed prompt becomes a choice of the exported ones
     },
 
     /** What the sampler does at these settings: the numbers the agreement test compares. */
@@ -143,7 +136,7 @@
       const c = spec.colours, n = r.order.length;
       const heights = r.order.map((i) => r.bars[i]), finals = r.order.map((i) => r.final[i]);
       const keptShown = r.order.map((i) => r.final[i] > 0);
-      const yMax = Math.min(1.05, Math.max(Math.max(...r.final), ...heights) * 1.15 + 0.03);
+      const yMax = Math.min(1.12, Math.max(Math.max(...r.final), ...heights) * 1.15 + 0.03);
       const ticks = r.order.map((i) => spec.ticks[i]);
       const longest = Math.max(...ticks.map((t) => t.length));
       // the title's first line, split after its colon where the figure is too narrow for it
