@@ -143,3 +143,31 @@ def site_js():
 
         yield run
         chromium.close()
+
+
+def assert_site_agrees(grid: list[dict], site: list[dict], python_row, close_keys,
+                       equal_keys=(), same_message: bool = False,
+                       rel_tol: float = 1e-9) -> tuple[list[tuple[dict, dict, dict]], int]:
+    """Compare the page's results (``site``, one dict per setting of ``grid``) with
+    ``python_row(setting)``: where Python raised (a dict with 'error') the page must have shown a
+    message (userFacing; the same text if ``same_message``); elsewhere ``close_keys`` agree to
+    ``rel_tol`` (inf == inf) and ``equal_keys`` exactly. Returns the agreeing (setting, page,
+    python) triples, for checks of their own, and the number of error settings."""
+    import math
+
+    agreed, errors = [], 0
+    for v, js in zip(grid, site, strict=True):
+        py = python_row(v)
+        if "error" in py:
+            errors += 1
+            assert js.get("userFacing"), (v, py, js)
+            assert not same_message or js["error"] == py["error"], (v, py, js)
+            continue
+        assert "error" not in js, (v, js)
+        for key in close_keys:
+            a, b = js[key], py[key]
+            assert a == b or math.isclose(a, b, rel_tol=rel_tol), (v, key, a, b)
+        for key in equal_keys:
+            assert js[key] == py[key], (v, key, js[key], py[key])
+        agreed.append((v, js, py))
+    return agreed, errors

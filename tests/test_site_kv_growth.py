@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import assert_site_agrees
 
 from mini_vllm import memory
 from mini_vllm.catalog import get_model, list_models
@@ -76,17 +77,11 @@ def grid() -> list[dict]:
 def test_site_kv_growth_agrees_with_mini_vllm(site_js, spec):
     cells = grid()
     site = site_js(COMPUTE, [spec, cells])
-    errors = reports_refused = 0
-    for v, js in zip(cells, site):
-        py = python_row(v)
-        if "error" in py:
-            errors += 1
-            assert js.get("userFacing"), (v, py, js)
-            continue
-        assert "error" not in js, (v, js)
-        for key in ("per_token", "per_sequence", "total", "free", "naive"):
-            assert math.isclose(js[key], py[key], rel_tol=RTOL), (v, key, js[key], py[key])
-        assert js["fits"] == py["fits"], v
+    agreed, errors = assert_site_agrees(
+        cells, site, python_row, ("per_token", "per_sequence", "total", "free", "naive"),
+        ("fits",), rel_tol=RTOL)
+    reports_refused = 0
+    for v, js, py in agreed:
         if py["tokens"] is None:  # vLLM refuses: the readout says why, on the same cells
             reports_refused += 1
             assert js["tokens"] is None and js["report_error"], (v, js)

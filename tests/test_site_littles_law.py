@@ -8,9 +8,9 @@ raises a ValueError (one request does not fit) the page shows a message instead 
 
 from __future__ import annotations
 
-import math
 
 import pytest
+from conftest import assert_site_agrees
 
 from mini_vllm import memory, plots, roofline
 from mini_vllm.catalog import get_model, list_models
@@ -59,17 +59,9 @@ def test_site_littles_law_agrees_with_mini_vllm(site_js, spec):
             for m in list_models() for g in list_gpus() for c in CONTEXTS
             for x in THROUGHPUTS for lat in LATENCIES]
     site = site_js(COMPUTE, [spec, grid])
-    errors = 0
-    for v, js in zip(grid, site):
-        py = python_row(v)
-        if "error" in py:
-            errors += 1
-            assert js.get("userFacing"), (v, py, js)
-            continue
-        assert "error" not in js, (v, js)
-        for key in ("needed", "capacity", "concurrency", "tokens", "best"):
-            assert math.isclose(js[key], py[key], rel_tol=RTOL), (v, key, js[key], py[key])
-        assert js["fits"] == py["fits"], v
+    _, errors = assert_site_agrees(grid, site, python_row,
+                                   ("needed", "capacity", "concurrency", "tokens", "best"),
+                                   ("fits",), rel_tol=RTOL)
     assert len(grid) == 13 * 13 * 3 * 3 * 3 and 0 < errors < len(grid)  # both kinds are tested
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import assert_site_agrees
 
 from mini_vllm.catalog import get_model, list_models
 from mini_vllm.hardware import get_gpu, list_gpus
@@ -64,18 +65,10 @@ def test_site_prefill_decode_agrees_with_mini_vllm(site_js, spec):
             for m in list_models() for g in list_gpus() for w in WEIGHT_DTYPES
             for b in BATCHES for n in PROMPTS]
     site = site_js(COMPUTE, [spec, grid])
-    errors = 0
-    for v, js in zip(grid, site):
-        py = python_row(v)
-        if "error" in py:
-            errors += 1
-            assert js.get("userFacing") and js["error"] == py["error"], (v, py, js)
-            continue
-        assert "error" not in js, (v, js)
-        for key in KEYS:
-            assert math.isclose(js[key], py[key], rel_tol=RTOL), (v, key, js[key], py[key])
-        assert (js["compute_bound_steps"], js["dtype"]) == (py["compute_bound_steps"],
-                                                            py["dtype"]), v
+    agreed, errors = assert_site_agrees(grid, site, python_row, KEYS,
+                                        ("compute_bound_steps", "dtype"), same_message=True,
+                                        rel_tol=RTOL)
+    for v, js, py in agreed:
         cfg, gpu = get_model(v["model"]), get_gpu(v["gpu"])
         assert js["readout"] == _prefill_decode_bound_readout(
             cfg, gpu, v["weight_dtype"], v["batch_size"], v["prompt_len"], py).splitlines(), v

@@ -16,6 +16,7 @@ import json
 import math
 
 import pytest
+from conftest import assert_site_agrees
 
 from mini_vllm import roofline, widgets
 from mini_vllm.catalog import get_model, list_models
@@ -135,18 +136,12 @@ def test_site_roofline_agrees_with_mini_vllm(site_js, spec):
             for m in list_models() for g in list_gpus() for wd in dtypes for b in BATCHES
             for c in CONTEXTS for p in PROMPTS]
     site = run(site_js, spec, grid)
-    errors = ladders = 0
-    for v, js in zip(grid, site):
-        py = python_row(v)
-        if "error" in py:
-            errors += 1
-            assert js.get("userFacing") and js["error"] == py["error"], (v, py, js)
-            continue
-        assert "error" not in js, (v, js)
-        for key in ("intensity", "attainable", "ridge", "utilization", "tokens_per_s",
-                    "critical_batch", "prefill_intensity"):
-            assert close(js[key], py[key]), (v, key, js[key], py[key])
-        assert js["regime"] == py["regime"], v
+    agreed, errors = assert_site_agrees(
+        grid, site, python_row, ("intensity", "attainable", "ridge", "utilization",
+                                 "tokens_per_s", "critical_batch", "prefill_intensity"),
+        ("regime",), same_message=True, rel_tol=RTOL)
+    ladders = 0
+    for v, js, py in agreed:
         for jg, pg in zip(js["gpus"], py["gpus"], strict=True):
             assert (jg["name"], jg["dtype"]) == (pg["name"], pg["dtype"]), v
             assert close(jg["ridge"], pg["ridge"]) and close(jg["prefill"], pg["prefill"]), v
