@@ -729,9 +729,14 @@ def move(page, explorer: int, control: dict, step: int) -> str:
     locator.focus()
     if control["type"] == "checkbox":
         key = "Space"
-    else:  # to one end, to the other end, then one step back inside: each a real move
+    else:  # to one end, to the other end, one step back inside, then a step button
         at_max = locator.evaluate("e => Number(e.value) >= Number(e.max)")
-        if step % 3 < 2:
+        if step % 4 == 3:  # the − / + buttons beside a slider (exact steps on a phone)
+            what = "decrease" if at_max else "increase"
+            page.locator(".mv-live").nth(explorer).get_by_role(
+                "button", name=f"{what} {control['label']}", exact=True).click()
+            return f"{what} button"
+        if step % 4 < 2:
             key = "Home" if at_max else "End"
         else:
             key = "ArrowLeft" if at_max else "ArrowRight"
@@ -742,8 +747,8 @@ def move(page, explorer: int, control: dict, step: int) -> str:
 def test_site_explorers_move_in_the_page(browser, site_html):
     """Every explorer of the site is drawn by the page's own script, inside a numbered figure
     with alt text; moving each of its controls (a dropdown to other options, a slider with
-    End / Home / an arrow key, a checkbox with Space) changes the figure or the readout, and
-    no move raises an error or shows a traceback."""
+    End / Home / an arrow key and its − / + buttons, a checkbox with Space) changes the figure
+    or the readout, and no move raises an error or shows a traceback."""
     pages = live_pages(site_html)
     assert len(pages) >= 6, f"pages with a live explorer: {pages}"
     problems, kinds = [], set()
@@ -761,7 +766,8 @@ def test_site_explorers_move_in_the_page(browser, site_html):
                 if not re.match(r"Fig\. [\d.]+", e["caption"]) or len(e["alt"]) < 40:
                     problems.append(f"{where}: caption {e['caption'][:40]!r}, alt {e['alt'][:40]!r}")
                 for control in e["controls"]:
-                    moves = 3 if control["tag"] == "SELECT" or control["type"] == "range" else 2
+                    moves = {"SELECT": 3}.get(control["tag"], 4 if control["type"] == "range"
+                                               else 2)
                     for step in range(min(moves, max(control["options"] - 1, moves))):
                         before = page.evaluate(LIVE_STATE_JS, i)
                         how = move(page, i, control, step)

@@ -349,7 +349,6 @@
     input.id = id;
     input.name = control.name;
     if (control.type !== "checkbox") wrap.appendChild(input);
-    if (output) wrap.appendChild(output);
 
     function render() {
       const c = state.control;
@@ -386,6 +385,24 @@
       render();
       onInput(control.name, state.value);
     });
+    if (output) {  // one step down or up: exact on a phone, where a step may be under 1 px
+      const row = document.createElement("div");
+      row.className = "mv-steppers";
+      for (const [text, sign, what] of [["−", -1, "decrease"], ["+", 1, "increase"]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = text;
+        button.setAttribute("aria-label", `${what} ${control.label}`);
+        button.addEventListener("click", () => {
+          const before = input.value;
+          if (sign < 0) input.stepDown(); else input.stepUp();
+          if (input.value !== before) input.dispatchEvent(new Event("input"));
+        });
+        row.appendChild(button);
+      }
+      row.insertBefore(output, row.lastChild);
+      wrap.appendChild(row);
+    }
     render();
     return {
       node: wrap,
