@@ -92,6 +92,22 @@ def catalog() -> dict:
     }
 
 
+def plain_number(x):
+    """A control value as a page's range input reports it: 10 significant digits, and a whole
+    float as an int (0.25 + 0.05 -> 0.3, 1.0 -> 1), so Python and JavaScript keys agree."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return x
+    x = float(f"{x:.10g}")
+    return int(x) if x.is_integer() else x
+
+
+def lookup_key(values) -> str:
+    """The key of one setting in a lookup explorer's table: its values as a JSON list
+    (MV.lookupKey in mv_core.js writes the same)."""
+    return json.dumps([plain_number(v) for v in values], separators=(",", ":"),
+                      ensure_ascii=False)
+
+
 def float_array(values, dtype: str = "float32") -> str:
     """A numeric array as base64 of little-endian float32 or float64 (MV.floats reads it)."""
     arr = np.ascontiguousarray(np.asarray(values, dtype="<f4" if dtype == "float32" else "<f8"))

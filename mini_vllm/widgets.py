@@ -24,6 +24,8 @@ import base64
 import functools
 import html
 import io
+import itertools
+import math
 import struct
 import time
 import warnings
@@ -47,11 +49,11 @@ from .hardware import (H100_CONTEXTS, blas_threads, get_gpu, list_gpus,
 from .model import ToyModel, causal_mask
 from .pretrained import load_pretrained
 from .sampler import Sampler, SamplingParams
-from .style import FIGSIZE, figure_dpi
+from .style import CYCLE, FIGSIZE, OKABE_ITO, figure_dpi
 from .tokenizer import ByteTokenizer
 from .units import format_bytes, format_duration, format_flops_per_s
 
-__all__ = ["Explorer", "explore_roofline", "explore_kv_growth", "explore_attention",
+__all__ = ["Explorer", "lookup_site", "flop_split_site", "bpe_tradeoff_site", "explore_roofline", "explore_kv_growth", "explore_attention",
            "explore_sampling", "explore_kv_cache_work", "explore_prefill_decode",
            "explore_prefill_decode_bound",
            "explore_littles_law"]
@@ -601,6 +603,75 @@ def _gpu_spec(name: str, state: dict):
 
 
 # ---- 1. roofline ----------------------------------------------------------------------------
+def _control_values(control: widgets.Widget) -> list:
+    """Every value a control can take: a dropdown's or step slider's options, a number slider's
+    steps from min to max (floats rounded to 10 digits, as a browser's range input reports them)."""
+    if isinstance(control, (widgets.Dropdown, widgets.SelectionSlider)):
+        return list(control._options_values)
+    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+        count = round((control.max - control.min) / control.step)
+        return [site_data.plain_number(control.min + i * control.step) for i in range(count + 1)]
+    raise ValueError(f"a lookup explorer takes dropdowns and sliders; got {type(control).__name__}")
+
+
+def lookup_site(controls: dict[str, widgets.Widget], render: Callable, max_rows: int = 5000):
+    """The ``site`` of a readout-only explorer whose controls take few values: ``render``'s own
+    readout for every combination of them, so the page shows exactly what the widget would
+    (book/_static/explorers/lookup.js). ValueError past ``max_rows`` combinations."""
+    def site(values: dict) -> tuple[str, dict]:
+        axes = [_control_values(control) for control in controls.values()]
+        if math.prod(map(len, axes)) > max_rows:
+            raise ValueError(f"a lookup explorer holds at most {max_rows:,} settings; these "
+                             f"controls make {math.prod(map(len, axes)):,}")
+        rows = {}
+        for combo in itertools.product(*axes):
+            fig, text = safe_render(render, dict(zip(controls, combo)))
+            if fig is not None:
+                raise ValueError("lookup_site is for explorers without a figure")
+            rows[site_data.lookup_key(combo)] = text.splitlines()
+        options = _control_options(controls)
+        return "lookup", {"options": options, "controls": _site_controls(controls, options),
+                          "readouts": rows}
+    return site
+
+
+def flop_split_site(controls: dict[str, widgets.Widget]):
+    """The ``site`` of section 0.7's explorer (FLOP of one token by part, model and context):
+    each model's roofline.flops_per_token_breakdown with no context and what one more token of
+    context adds; only the attention scores grow, linearly (book/_static/explorers/flop_split.js)."""
+    def site(values: dict) -> tuple[str, dict]:
+        rows = {}
+        for name in list_models():
+            cfg = get_model(name)
+            base = roofline.flops_per_token_breakdown(cfg, context_len=0)
+            one = roofline.flops_per_token_breakdown(cfg, context_len=1)
+            rows[name] = {"base": base, "per_token": {k: one[k] - base[k] for k in base}}
+        options = _control_options(controls)
+        return "flop_split", {"options": options, "controls": _site_controls(controls, options),
+                              "models": rows, "colour": OKABE_ITO["blue"]}
+    return site
+
+
+def bpe_tradeoff_site(num_merges_list, vocab_sizes, seq_lengths: dict):
+    """The ``site`` of section 0.3's explorer (plots.plot_bpe_tradeoff with a merges slider):
+    the texts' token counts after each number of merges, as the notebook computed them with its
+    BPE (book/_static/explorers/bpe_tradeoff.js draws them)."""
+    merges, sizes = list(num_merges_list), list(vocab_sizes)
+    if not merges or merges != list(range(len(merges))) or len(sizes) != len(merges):
+        raise ValueError("num_merges_list must be 0, 1, 2, ... with one vocab size each")
+    series = [{"label": label, "lengths": [int(n) for n in lengths]}
+              for label, lengths in seq_lengths.items()]
+    if any(len(s["lengths"]) != len(merges) for s in series):
+        raise ValueError("every entry of seq_lengths needs one count per number of merges")
+
+    def site(values: dict) -> tuple[str, dict]:
+        slider = {"name": "num_merges", "label": "merges", "type": "range", "min": 0,
+                  "max": merges[-1], "step": 1}
+        return "bpe_tradeoff", {"controls": [slider], "vocab_sizes": sizes, "series": series,
+                                "colours": list(CYCLE)}
+    return site
+
+
 MEASURED_LABEL = "H100 measured (Llama-3-8B shape)"
 
 

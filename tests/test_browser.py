@@ -693,6 +693,8 @@ LIVE_JS = r"""() => [...document.querySelectorAll('.mv-live')].map(r => {
   const cap = fig && [...fig.children].find(c => c.tagName === 'FIGCAPTION');
   const fallback = r.querySelector('.mv-fallback');
   return {kind: r.dataset.mvKind, hydrated: r.classList.contains('mv-hydrated'),
+          readoutOnly: r.dataset.mvFigure === 'none',
+          readout: (r.querySelector('.mv-readout') || {}).textContent || '',
           controls: [...r.querySelectorAll('.mv-control')].map(c => {
             const input = c.querySelector('select, input');
             return {name: c.dataset.name, tag: input.tagName, type: input.type,
@@ -722,8 +724,8 @@ def move(page, explorer: int, control: dict, step: int) -> str:
     locator = page.locator(".mv-live").nth(explorer).locator(
         f".mv-control[data-name='{control['name']}'] select, "
         f".mv-control[data-name='{control['name']}'] input")
-    if control["tag"] == "SELECT":
-        index = (step + 1) % control["options"]
+    if control["tag"] == "SELECT":  # the next option after the one shown: always a change
+        index = (locator.evaluate("e => e.selectedIndex") + 1) % control["options"]
         locator.select_option(index=index)
         return f"option {index}"
     locator.focus()
@@ -763,7 +765,8 @@ def test_site_explorers_move_in_the_page(browser, site_html):
                 if not e["hydrated"] or e["fallbackShown"]:
                     problems.append(f"{where}: not drawn by the page (the build's picture shows)")
                     continue
-                if not re.match(r"Fig\. [\d.]+", e["caption"]) or len(e["alt"]) < 40:
+                described = len(e["readout"]) > 20 if e["readoutOnly"] else len(e["alt"]) >= 40
+                if not re.match(r"Fig\. [\d.]+", e["caption"]) or not described:
                     problems.append(f"{where}: caption {e['caption'][:40]!r}, alt {e['alt'][:40]!r}")
                 for control in e["controls"]:
                     moves = {"SELECT": 3}.get(control["tag"], 4 if control["type"] == "range"

@@ -319,7 +319,8 @@
     return i >= 0 ? i : 0;
   }
   function shownValue(control, value) {
-    const label = control.options ? control.options[optionIndex(control.options, value)][0] : g(value);
+    const label = control.options ? control.options[optionIndex(control.options, value)][0]
+      : Number.isInteger(value) ? count(value) : g(value);  // 4,096 tokens; 0.05
     return control.unit ? `${label} ${control.unit}` : String(label);
   }
 
@@ -427,6 +428,12 @@
     return spec.controls.map((c) => (units[c.name] ? { ...c, unit: units[c.name] } : { ...c }));
   }
 
+  /** The key of one setting in a lookup table (mini_vllm.site_data.lookup_key): the values as
+   * a JSON list, numbers to 10 significant digits as Python writes them. */
+  function lookupKey(values) {
+    return JSON.stringify(values.map((v) => (typeof v === "number" ? Number(v.toPrecision(10)) : v)));
+  }
+
   // ---- hydration: the live explorer in the page --------------------------------------------
   const LIVE_NOTE = "Drawn in your browser from numbers mini_vllm exported when the book was built. " +
     "In a live notebook (Binder or Colab: the rocket icon at the top; or JupyterLab) the same " +
@@ -479,6 +486,10 @@
       note.className = "mv-note";
       note.textContent = LIVE_NOTE;
       ui.append(title, form, this.figureHost, this.readoutNode, note);
+      if (!this.def.draw) {  // a readout-only explorer (sizes are the point): no empty chart
+        this.figureHost.hidden = true;
+        root.dataset.mvFigure = "none";
+      }
       root.appendChild(ui);
       root.classList.add("mv-hydrated");
       if (typeof ResizeObserver !== "undefined") {
@@ -502,21 +513,22 @@
     }
     redraw() {
       const t0 = performance.now();
+      const drawn = Boolean(this.def.draw);  // a readout-only explorer: its readout is the figure
       const { width, height } = figureSize(this.figureHost);
       this.svg.replaceChildren();
-      const fig = new Figure(this.svg, width, height);
+      const fig = drawn ? new Figure(this.svg, width, height) : null;
       let lines, alt;
       try {
         const result = this.def.compute(this.spec, this.values);
-        this.def.draw(fig, this.spec, this.values, result);
+        if (drawn) this.def.draw(fig, this.spec, this.values, result);
         lines = this.def.readout(this.spec, this.values, result);
-        alt = this.def.alt(this.spec, this.values, result);
+        alt = drawn ? this.def.alt(this.spec, this.values, result) : "";
         this.root.dataset.mvError = "";
       } catch (err) {
         const userFacing = Boolean(err && err.userFacing);  // MV.UserError, MVCalc.CalcError
         if (!userFacing) console.error(err);  // a bug: the browser test fails on it
         this.svg.replaceChildren();
-        new Figure(this.svg, width, 60).text(width / 2, 34, "No figure at these settings: see below.", { anchor: "middle" });
+        if (drawn) new Figure(this.svg, width, 60).text(width / 2, 34, "No figure at these settings: see below.", { anchor: "middle" });
         lines = [`⚠ ${err.message}`];
         alt = `No figure at these settings: ${err.message}`;
         this.root.dataset.mvError = userFacing ? "user" : "bug";
@@ -556,7 +568,7 @@
   }
 
   return {
-    register, explorers, siteControls, UserError, Figure, Axes, LiveExplorer, hydrateAll, floats,
+    register, explorers, siteControls, lookupKey, UserError, Figure, Axes, LiveExplorer, hydrateAll, floats,
     fmt: { fixed, comma, number, bytes, si, flopsPerS, duration, count, g, siTick, plural, memoryNote, windowNote },
     ticks: { log: logTicks, linear: linearTicks },
     el,
