@@ -99,10 +99,9 @@ def built_book(tmp_path_factory) -> BookBuild:
 
 
 # ---- the site's explorers, evaluated in the real browser (tests/test_site_*.py) --------------
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; tests/test_browser.py uses the same
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+from mini_vllm.bench_site import CHROMIUM_ARGS  # noqa: E402 - one list for every browser run
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (.ci/run installs it)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+# Headless Chromium with no background traffic (the tests use the same list, via conftest.py).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]

@@ -43,10 +43,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "_build" / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - one launch recipe for every test
 NOTEBOOK = "notebooks/00_01_the_whole_loop.ipynb"
 SLIDER = "top-k"  # the sampling explorer in 0.1: "top-k (0 = off)"
 SLIDER_PATH = [10, 15, 40, 15]  # start, then three moves; the two 15s must give the same image
