@@ -6,6 +6,7 @@ the browser test, so the notebooks are executed by Sphinx only once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -99,9 +100,35 @@ def built_book(tmp_path_factory) -> BookBuild:
 
 
 # ---- the site's explorers, evaluated in the real browser (tests/test_site_*.py) --------------
-from mini_vllm.bench_site import CHROMIUM_ARGS  # noqa: E402 - one list for every browser run
+from mini_vllm import bench_site  # noqa: E402 - one Chromium recipe for every browser run
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (.ci/run installs it)
+CHROMIUM = Path(bench_site.CHROMIUM)  # Debian's package (.ci/run installs it)
+CHROMIUM_ARGS = bench_site.CHROMIUM_ARGS
+
+
+@contextlib.contextmanager
+def headless_chromium(what: str):
+    """Debian's Chromium, headless, through playwright; skipped where either is missing (a
+    failure in CI, where .ci/run installs both). ``what`` names the test for the message."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM} (Debian/Ubuntu: apt-get install chromium)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{what} cannot be tested in CI: {reason}")
+        pytest.skip(f"{what} skipped: {reason}")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture(scope="session")
@@ -113,22 +140,11 @@ def site_js():
     The agreement tests (tests/test_site_*.py) compare what the site's own code computes with
     mini_vllm; Chromium runs the same files the built site serves.
     """
-    reason = None if CHROMIUM.exists() else f"Chromium not found at {CHROMIUM}"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the site's JavaScript cannot be tested in CI: {reason}")
-        pytest.skip(reason)
     import yaml
 
     scripts = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"][
         "html_js_files"]
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
+    with headless_chromium("the site's JavaScript") as chromium:
         page = chromium.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -141,7 +157,6 @@ def site_js():
             return page.evaluate(function_source, arg)
 
         yield run
-        chromium.close()
 
 
 def assert_site_agrees(grid: list[dict], site: list[dict], python_row, close_keys,

@@ -65,15 +65,18 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def _serve(directory: Path):
+def serve(directory: Path):
+    """Serve ``directory`` on a free port of 127.0.0.1 while the block runs; yields its URL."""
     handler = functools.partial(_Quiet, directory=str(directory))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     finally:
         httpd.shutdown()
         httpd.server_close()
+        thread.join(timeout=5)
 
 
 def pages_with_explorers(html_dir: Path) -> list[str]:
@@ -90,7 +93,7 @@ def measure(html_dir: Path, width: int = 1280) -> list[dict]:
     if not (html_dir / "index.html").exists():
         raise ValueError(f"html_dir must hold a built site (index.html); got {html_dir}")
     rows = []
-    with _serve(html_dir) as base, sync_playwright() as pw:
+    with serve(html_dir) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": width, "height": 900})
         for name in pages_with_explorers(html_dir):

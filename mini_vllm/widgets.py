@@ -819,9 +819,6 @@ def _roofline_alt(*, model: str, gpu: str, compare_gpu: str, weight_dtype: str, 
 
 
 # ---- 2. KV growth ---------------------------------------------------------------------------
-_kv_head_options = site_data.kv_head_options  # divisors of num_heads: MHA / GQA / MQA
-
-
 def _render_kv_growth(*, model: str, num_kv_heads: int, kv_dtype: str, context_len: int,
                       batch_size: int, gpu: str, num_gpus: int):
     base = get_model(model)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
-import http.server
 import io
 import json
 import os
@@ -33,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -43,7 +40,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "_build" / "test-artifacts"
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - one launch recipe for every test
+from conftest import headless_chromium  # noqa: E402 - one way to start Chromium
+from mini_vllm.bench_site import serve  # noqa: E402 - the benchmark serves a site the same way
 NOTEBOOK = "notebooks/00_01_the_whole_loop.ipynb"
 SLIDER = "top-k"  # the sampling explorer in 0.1: "top-k (0 = off)"
 SLIDER_PATH = [10, 15, 40, 15]  # start, then three moves; the two 15s must give the same image
@@ -55,23 +53,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM} (Debian/Ubuntu: apt-get install chromium)"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(f"browser test skipped: {reason}")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
+    with headless_chromium("browser test") as chromium:
         yield chromium
-        chromium.close()
 
 
 def localhost_only(route) -> None:
@@ -306,25 +289,6 @@ def test_jupyterlab_run_all_and_move_a_slider(browser, jupyterlab):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.locator(".widget-interact").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-after-slider.png"))
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # ---- the built site, every page at 1280 px -------------------------------------------------------

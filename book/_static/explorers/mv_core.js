@@ -264,18 +264,9 @@
     line(xs, ys, style = {}) { return this.path(xs.map((v, i) => [v, ys[i]]), { stroke: "#000", ...style }); }
     hline(v, style = {}) { return this.line([this.x.min, this.x.max], [v, v], style); }
     vline(v, style = {}) { return this.line([v, v], [this.y.min, this.y.max], style); }
-    /** A marker at (a, b): shape circle | square | cross | x | triangle. */
+    /** A marker at (a, b): shape circle | square | cross | x | triangle (see drawMarker). */
     marker(a, b, style = {}) {
-      const px = this.X(a), py = this.Y(b), r = style.size || 5;
-      const fill = style.fill || "#000", stroke = style.stroke || "#fff";
-      const parent = style.parent || this.over;
-      const shape = style.shape || "circle";
-      if (shape === "circle") return el("circle", { cx: px, cy: py, r, fill, stroke, "stroke-width": 1 }, parent);
-      if (shape === "square") return el("rect", { x: px - r, y: py - r, width: 2 * r, height: 2 * r, fill, stroke, "stroke-width": 1 }, parent);
-      if (shape === "triangle") return el("path", { d: `M${px},${py + r}L${px - r},${py - r}L${px + r},${py - r}Z`, fill, stroke }, parent);
-      const d = shape === "cross" ? `M${px - r},${py}L${px + r},${py}M${px},${py - r}L${px},${py + r}`
-        : `M${px - r},${py - r}L${px + r},${py + r}M${px - r},${py + r}L${px + r},${py - r}`;
-      return el("path", { d, stroke: fill, "stroke-width": style.width || 2.5, fill: "none" }, parent);
+      return drawMarker(this.X(a), this.Y(b), { parent: this.over, ...style });
     }
     /** Text at data (a, b), offset by dx, dy px; clamped inside the figure. */
     text(a, b, str, opts = {}) {
@@ -287,29 +278,66 @@
       py = Math.min(Math.max(py, (opts.size || fig.font) + 2), fig.height - 4);
       return fig.text(px, py, str, { ...opts, parent: opts.parent || this.over });
     }
-    /** A legend box: items [{label, colour, shape?: 'line'|'circle'|'square'|'cross'|'x'|'patch', dash?}]. */
+    /** A legend box inside the axes: items [{label, colour, shape?, dash?}] (see drawLegend). */
     legend(items, where = "upper left") {
-      const fig = this.fig, size = fig.font - 1, row = size + 6;
-      const width = Math.max(...items.map((i) => fig.textWidth(i.label, size))) + 34;
-      const height = items.length * row + 6;
-      const { box } = this;
-      const px = where.includes("right") ? box.left + box.width - width - 6 : box.left + 6;
-      const py = where.includes("lower") ? box.top + box.height - height - 6 : box.top + 6;
-      const g = el("g", { class: "mv-legend" }, this.over);
-      el("rect", { x: px, y: py, width, height, fill: "#fff", "fill-opacity": 0.9, stroke: "#ccc", rx: 3 }, g);
-      items.forEach((item, i) => {
-        const cy = py + 6 + row * i + row / 2 - 3, cx = px + 14;
-        const shape = item.shape || "line";
-        if (shape === "line") el("line", { x1: cx - 9, x2: cx + 9, y1: cy, y2: cy, stroke: item.colour, "stroke-width": 2.5, "stroke-dasharray": item.dash }, g);
-        else if (shape === "patch") el("rect", { x: cx - 9, y: cy - 5, width: 18, height: 10, fill: item.colour, "fill-opacity": item.opacity || 0.35 }, g);
-        else {
-          const m = this.marker(this.x.min, this.y.min, { shape, fill: item.colour, size: 4.5, parent: g });
-          m.setAttribute("transform", `translate(${cx - this.X(this.x.min)},${cy - this.Y(this.y.min)})`);
-        }
-        fig.text(px + 28, cy + size * 0.35, item.label, { size, parent: g });
-      });
-      return g;
+      const size = this.fig.font - 1;
+      return drawLegend(this.fig, legendInside(this.fig, this.box, items, size, where), items, size,
+        this.over);
     }
+  }
+
+  /** A marker at pixel (px, py): shape circle | square | cross | x | triangle, filled with
+   * `fill` (default black), or hollow (white, black edge) with `hollow: true`. */
+  function drawMarker(px, py, style = {}) {
+    const r = style.size || 5, shape = style.shape || "circle";
+    const fill = style.hollow ? "#fff" : style.fill || "#000";
+    const stroke = style.stroke || (style.hollow ? "#000" : "#fff"), parent = style.parent;
+    if (shape === "circle") return el("circle", { cx: px, cy: py, r, fill, stroke, "stroke-width": 1 }, parent);
+    if (shape === "square") return el("rect", { x: px - r, y: py - r, width: 2 * r, height: 2 * r, fill, stroke, "stroke-width": 1 }, parent);
+    if (shape === "triangle") return el("path", { d: `M${px},${py + r}L${px - r},${py - r}L${px + r},${py - r}Z`, fill, stroke }, parent);
+    const d = shape === "cross" ? `M${px - r},${py}L${px + r},${py}M${px},${py - r}L${px},${py + r}`
+      : `M${px - r},${py - r}L${px + r},${py + r}M${px - r},${py + r}L${px + r},${py - r}`;
+    return el("path", { d, stroke: style.fill || "#000", "stroke-width": style.width || 2.5, fill: "none" }, parent);
+  }
+
+  // ---- legends: a layout (where each item goes), then the drawing --------------------------
+  /** A framed legend inside `box` at `where` (upper/lower, left/right), one item a row. */
+  function legendInside(fig, box, items, size, where = "upper left") {
+    const row = size + 6;
+    const width = Math.max(...items.map((i) => fig.textWidth(i.label, size))) + 34;
+    const height = items.length * row + 6;
+    const x = where.includes("right") ? box.left + box.width - width - 6 : box.left + 6;
+    const y = where.includes("lower") ? box.top + box.height - height - 6 : box.top + 6;
+    return { x, y, width, height, frame: true, slots: items.map((_, i) => [x + 14, y + 6 + row * i + row / 2 - 3]) };
+  }
+  /** A legend along the bottom of a narrow figure: items side by side, wrapped into rows. */
+  function legendBelow(fig, items, size) {
+    const row = size + 5, slots = [];
+    let x = 8, line = 0;
+    for (const item of items) {
+      const w = fig.textWidth(item.label, size) + 28;
+      if (x > 8 && x + w > fig.width - 4) { x = 8; line += 1; }
+      slots.push([x + 9, line * row]);
+      x += w + 10;
+    }
+    const height = (line + 1) * row, y = fig.height - height - 2;
+    return { x: 0, y, width: fig.width, height, frame: false, slots: slots.map(([cx, dy]) => [cx, y + dy + row / 2]) };
+  }
+  /** Draw a legend laid out by legendInside or legendBelow. An item's swatch: a line (its
+   * `dash`), a patch, or a marker shape (hollow when the item has no colour). */
+  function drawLegend(fig, layout, items, size, parent) {
+    const g = el("g", { class: "mv-legend" }, parent || fig.svg);
+    if (layout.frame) {
+      el("rect", { x: layout.x, y: layout.y, width: layout.width, height: layout.height, fill: "#fff", "fill-opacity": 0.9, stroke: "#ccc", rx: 3 }, g);
+    }
+    items.forEach((item, i) => {
+      const [cx, cy] = layout.slots[i], shape = item.shape || "line";
+      if (shape === "line") el("line", { x1: cx - 9, x2: cx + 9, y1: cy, y2: cy, stroke: item.colour, "stroke-width": 2.5, "stroke-dasharray": item.dash }, g);
+      else if (shape === "patch") el("rect", { x: cx - 9, y: cy - 5, width: 18, height: 10, fill: item.colour, "fill-opacity": item.opacity || 0.35 }, g);
+      else drawMarker(cx, cy, { shape, fill: item.colour, hollow: !item.colour, size: 4.5, width: 2, parent: g });
+      fig.text(cx + 14, cy + size * 0.35, item.label, { size, parent: g });
+    });
+    return g;
   }
 
   // ---- controls --------------------------------------------------------------------------
@@ -571,6 +599,7 @@
     register, explorers, siteControls, lookupKey, UserError, Figure, Axes, LiveExplorer, hydrateAll, floats,
     fmt: { fixed, comma, number, bytes, si, flopsPerS, duration, count, g, siTick, plural, memoryNote, windowNote },
     ticks: { log: logTicks, linear: linearTicks },
+    legend: { inside: legendInside, below: legendBelow, draw: drawLegend },
     el,
   };
 });

@@ -71,7 +71,7 @@
       const measured = r.measured ? r.measured.points : [];
       const items = legendItems(spec, v, r);
       // a phone's axes are too small to hold the legend: it goes under them, in rows
-      const legend = narrow ? legendBelow(fig, items, small) : legendInside(fig, box, items, small);
+      const legend = narrow ? MV.legend.below(fig, items, small) : MV.legend.inside(fig, box, items, small);
       box.height = fig.height - top - 44 - (narrow ? legend.height + 2 : 0);
       const ridges = r.gpus.map((g) => g.ridge);
       const [lo, hi] = xLimits(fig, box, [...r.gpus[0].decode.map((d) => d.intensity), r.prefill_intensity,
@@ -101,7 +101,7 @@
         taken.push(pointBox(ax, i, f, size));
       }
       labelDecodePoints(ax, r.gpus[0].decode, taken, small);
-      drawLegend(fig, legend, items, small);
+      MV.legend.draw(fig, legend, items, small);
     },
 
     readout(spec, v, r) {
@@ -291,46 +291,6 @@
       { label: `prefill ${v.prompt_len} tok`, shape: "square" });
     if (r.measured) items.push({ label: spec.measured.label, colour: spec.catalog.style.okabe_ito.black, shape: "x" });
     return items;
-  }
-  /** The legend box in the upper left of the axes, one item a row (plots: loc="upper left"). */
-  function legendInside(fig, box, items, size) {
-    const row = size + 6, x = box.left + 6, y = box.top + 6;
-    return { x, y, frame: true, width: Math.max(...items.map((i) => fig.textWidth(i.label, size))) + 34,
-      height: items.length * row + 6, slots: items.map((_, i) => [x + 14, y + 6 + row * i + row / 2 - 3]) };
-  }
-  /** The legend under the axes of a narrow figure: items side by side, wrapped into rows. */
-  function legendBelow(fig, items, size) {
-    const row = size + 5, slots = [];
-    let x = 8, line = 0;
-    for (const item of items) {
-      const w = fig.textWidth(item.label, size) + 28;
-      if (x > 8 && x + w > fig.width - 4) { x = 8; line += 1; }
-      slots.push([x + 9, line * row]);
-      x += w + 10;
-    }
-    const height = (line + 1) * row, y = fig.height - height - 2;
-    return { x: 0, y, width: fig.width, height, frame: false,
-      slots: slots.map(([cx, dy]) => [cx, y + dy + row / 2]) };
-  }
-  function drawLegend(fig, b, items, size) {
-    const g = el("g", { class: "mv-legend" }, fig.svg), r = 4.5;
-    if (b.frame) {
-      el("rect", { x: b.x, y: b.y, width: b.width, height: b.height, fill: "#fff", "fill-opacity": 0.9, stroke: "#ccc", rx: 3 }, g);
-    }
-    items.forEach((item, i) => {
-      const [cx, cy] = b.slots[i];
-      if (item.shape === "line") {
-        el("line", { x1: cx - 9, x2: cx + 9, y1: cy, y2: cy, stroke: item.colour, "stroke-width": 2.5, "stroke-dasharray": item.dash }, g);
-      } else if (item.shape === "circle") {
-        el("circle", { cx, cy, r, fill: "#fff", stroke: "#000" }, g);
-      } else if (item.shape === "square") {
-        el("rect", { x: cx - r, y: cy - r, width: 2 * r, height: 2 * r, fill: "#fff", stroke: "#000" }, g);
-      } else {
-        el("path", { d: `M${cx - r},${cy - r}L${cx + r},${cy + r}M${cx - r},${cy + r}L${cx + r},${cy - r}`,
-          stroke: item.colour, "stroke-width": 2, fill: "none" }, g);
-      }
-      fig.text(cx + 14, cy + size * 0.35, item.label, { size, parent: g });
-    });
   }
 
   MV.register("roofline", explorer);
